@@ -1,0 +1,48 @@
+"""Optimizers as optax gradient transformations: one module per algorithm."""
+
+from jaxopt_lab.optimizers._base import scale_by_learning_rate
+from jaxopt_lab.optimizers.adadelta import ScaleByAdadeltaState, adadelta, scale_by_adadelta
+from jaxopt_lab.optimizers.adagrad import ScaleByAdagradState, adagrad, scale_by_adagrad
+from jaxopt_lab.optimizers.adam import ScaleByAdamState, adam, scale_by_adam
+from jaxopt_lab.optimizers.adamw import adamw, add_decayed_weights
+from jaxopt_lab.optimizers.momentum import (
+    MomentumState,
+    ScaleByMomentumState,
+    momentum,
+    scale_by_momentum,
+)
+from jaxopt_lab.optimizers.nadam import nadam, scale_by_nadam
+from jaxopt_lab.optimizers.nesterov import nesterov, scale_by_nesterov
+from jaxopt_lab.optimizers.registry import OPTIMIZERS, get_optimizer, hyperparameter_names
+from jaxopt_lab.optimizers.rmsprop import ScaleByRmspropState, rmsprop, scale_by_rmsprop
+from jaxopt_lab.optimizers.sgd import sgd
+
+__all__ = [
+    "OPTIMIZERS",
+    "MomentumState",
+    "ScaleByAdadeltaState",
+    "ScaleByAdagradState",
+    "ScaleByAdamState",
+    "ScaleByMomentumState",
+    "ScaleByRmspropState",
+    "adadelta",
+    "adagrad",
+    "adam",
+    "adamw",
+    "add_decayed_weights",
+    "get_optimizer",
+    "hyperparameter_names",
+    "momentum",
+    "nadam",
+    "nesterov",
+    "rmsprop",
+    "scale_by_adadelta",
+    "scale_by_adagrad",
+    "scale_by_adam",
+    "scale_by_learning_rate",
+    "scale_by_momentum",
+    "scale_by_nadam",
+    "scale_by_nesterov",
+    "scale_by_rmsprop",
+    "sgd",
+]

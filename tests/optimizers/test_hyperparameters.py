@@ -1,0 +1,86 @@
+"""Bad hyperparameters and names are refused when the optimizer is built, with a clear message."""
+
+from __future__ import annotations
+
+import math
+
+import jax.numpy as jnp
+import optax
+import pytest
+
+import jaxopt_lab as jol
+
+# name, hyperparameters, words the message must contain
+BAD = [
+    ("sgd", {"learning_rate": math.nan}, "learning_rate=nan"),
+    ("adam", {"learning_rate": math.inf}, "learning_rate=inf"),
+    ("momentum", {"learning_rate": -0.1}, "learning_rate=-0.1"),
+    (
+        "momentum",
+        {"learning_rate": 0.1, "momentum": 1.0},
+        "momentum=1.0 is invalid: it must lie in [0, 1)",
+    ),
+    ("nesterov", {"learning_rate": 0.1, "momentum": -0.5}, "momentum=-0.5"),
+    ("adam", {"b1": 1.0}, "b1=1.0"),
+    ("nadam", {"b2": 1.5}, "b2=1.5"),
+    ("adamw", {"b2": -0.1}, "b2=-0.1"),
+    ("adamw", {"weight_decay": -1e-2}, "weight_decay=-0.01"),
+    ("rmsprop", {"learning_rate": 0.1, "decay": 1.0}, "decay=1.0"),
+    ("adadelta", {"rho": 2.0}, "rho=2.0"),
+    ("adagrad", {"learning_rate": 0.1, "eps": -1e-8}, "eps=-1e-08"),
+    (
+        "adagrad",
+        {"learning_rate": 0.1, "initial_accumulator_value": -1.0},
+        "initial_accumulator_value",
+    ),
+    ("adam", {"eps": math.nan}, "eps=nan"),
+]
+
+
+@pytest.mark.parametrize(("name", "hyperparameters", "words"), BAD)
+def test_bad_value_is_refused_naming_parameter_value_and_range(name, hyperparameters, words):
+    with pytest.raises(ValueError) as error:
+        jol.get_optimizer(name, **hyperparameters)
+    assert words in str(error.value)
+
+
+@pytest.mark.parametrize(("name", "hyperparameters", "words"), BAD)
+def test_bad_value_is_refused_by_the_constructor_itself(name, hyperparameters, words):
+    with pytest.raises(ValueError, match="invalid"):
+        jol.OPTIMIZERS[name](**{"learning_rate": 0.1, **hyperparameters})
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown optimizer 'adamax'") as error:
+        jol.get_optimizer("adamax", learning_rate=0.1)
+    for name in jol.OPTIMIZERS:
+        assert name in str(error.value)
+
+
+def test_unknown_hyperparameter_lists_the_accepted_ones():
+    with pytest.raises(ValueError, match="no hyperparameter 'beta1'.*b1, b2, eps"):
+        jol.get_optimizer("adam", learning_rate=0.1, beta1=0.9)
+
+
+def test_non_scalar_hyperparameter_is_refused():
+    with pytest.raises(ValueError, match="scalar"):
+        jol.adam(learning_rate=jnp.ones(3))
+
+
+def test_boundaries_are_accepted():
+    jol.momentum(0.0, momentum=0.0)
+    jol.adam(learning_rate=0.0, b1=0.0, b2=0.0, eps=0.0)
+
+
+def test_low_precision_injected_decay_rounding_to_one_gets_a_hint():
+    optimizer = optax.inject_hyperparams(jol.adam)(learning_rate=1e-3)
+    with pytest.raises(ValueError, match="hyperparam_dtype=jnp.float32"):
+        optimizer.init({"w": jnp.ones(2, jnp.bfloat16)})
+
+
+def test_every_optimizer_has_docstring_with_rule_reference_and_conventions():
+    for name, factory in jol.OPTIMIZERS.items():
+        module_doc = __import__(factory.__module__, fromlist=["_"]).__doc__
+        assert "←" in factory.__doc__ + module_doc, name
+        assert "optax" in module_doc and ("torch" in module_doc or "PyTorch" in module_doc), name
+        assert "Reference" in module_doc or name == "sgd", name

@@ -1,0 +1,217 @@
+"""Properties every optimizer of the registry shares: one parametrised table, no per-name branches."""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxopt_lab as jol
+
+NAMES = list(jol.OPTIMIZERS)
+LR = 0.01
+
+
+def _params(dtype=jnp.float32):
+    key1, key2, key3 = jax.random.split(jax.random.key(0), 3)
+    return {
+        "dense": {"kernel": jax.random.normal(key1, (4, 3), dtype), "bias": jnp.zeros(3, dtype)},
+        "pair": (jax.random.normal(key2, (2,), dtype), jax.random.normal(key3, (), dtype)),
+        "empty": {},
+        "nothing": (),
+    }
+
+
+def _grads(params, step):
+    """Deterministic, step-dependent gradients shaped like ``params``."""
+    return jax.tree.map(lambda p: jnp.sin(p * (step + 1) + 0.3).astype(p.dtype), params)
+
+
+def _run(optimizer, params, steps=5, jit=True):
+    state = optimizer.init(params)
+    update = jax.jit(optimizer.update) if jit else optimizer.update
+    for step in range(steps):
+        updates, state = update(_grads(params, step), state, params)
+        params = optax.apply_updates(params, updates)
+    return params, state
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_result_with_and_without_jit(name):
+    optimizer = jol.get_optimizer(name, learning_rate=LR)
+    jitted, _ = _run(optimizer, _params(), jit=True)
+    eager, _ = _run(optimizer, _params(), jit=False)
+    chex.assert_trees_all_close(jitted, eager, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(jitted["dense"]["kernel"], _params()["dense"]["kernel"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_second_step_does_not_recompile(name):
+    optimizer = jol.get_optimizer(name, learning_rate=LR)
+    params = _params()
+    update = jax.jit(optimizer.update)
+    state = optimizer.init(params)
+    for step in range(3):
+        _, state = update(_grads(params, step), state, params)
+    assert update._cache_size() == 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keeps_pytree_structure_including_empty_containers(name):
+    optimizer = jol.get_optimizer(name, learning_rate=LR)
+    params = _params()
+    new_params, state = _run(optimizer, params)
+    chex.assert_trees_all_equal_shapes_and_dtypes(new_params, params)
+    assert jax.tree.structure(new_params) == jax.tree.structure(params)
+    assert jax.tree.structure(optimizer.init(params)) == jax.tree.structure(state)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("inject", [False, True])
+def test_bfloat16_params_give_bfloat16_updates_and_state(name, inject):
+    factory = jol.OPTIMIZERS[name]
+    if inject:
+        factory = optax.inject_hyperparams(factory, hyperparam_dtype=jnp.float32)
+    optimizer = factory(learning_rate=LR)
+    params = _params(jnp.bfloat16)
+    state = optimizer.init(params)
+    updates, state = jax.jit(optimizer.update)(_grads(params, 0), state, params)
+    chex.assert_trees_all_equal_dtypes(updates, params)
+    leaves = state.inner_state if inject else state
+    for leaf in jax.tree.leaves(leaves):
+        if leaf.ndim > 0:  # step counters are int32 scalars; every moment follows the params
+            assert leaf.dtype == jnp.bfloat16
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_inject_hyperparams_gives_the_same_result(name):
+    direct, _ = _run(jol.get_optimizer(name, learning_rate=LR), _params())
+    injected_opt = optax.inject_hyperparams(jol.OPTIMIZERS[name])(learning_rate=LR)
+    injected, state = _run(injected_opt, _params())
+    # float32 (1 − β) differs from Python's in the last bit: a few ulps after five steps.
+    chex.assert_trees_all_close(direct, injected, rtol=1e-5, atol=1e-7)
+    assert float(state.hyperparams["learning_rate"]) == pytest.approx(LR)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_vmap_over_learning_rates_with_inject_hyperparams(name):
+    """A traced learning rate is not checked at build time and each lane uses its own."""
+    learning_rates = jnp.array([0.0, 0.01, 0.02])
+
+    def final_params(lr):
+        optimizer = optax.inject_hyperparams(jol.OPTIMIZERS[name])(learning_rate=lr)
+        return _run(optimizer, _params(), steps=2, jit=False)[0]
+
+    batched = jax.vmap(final_params)(learning_rates)
+    single = final_params(0.02)
+    chex.assert_trees_all_close(jax.tree.map(lambda x: x[2], batched), single, rtol=1e-5)
+    chex.assert_trees_all_close(jax.tree.map(lambda x: x[0], batched), _params())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_chain_with_clipping_clips_before_the_optimizer(name):
+    max_norm = 0.1
+    chained = optax.chain(
+        optax.clip_by_global_norm(max_norm), jol.get_optimizer(name, learning_rate=LR)
+    )
+    ours, _ = _run(chained, _params())
+
+    optimizer = jol.get_optimizer(name, learning_rate=LR)
+    params, state = _params(), None
+    state = optimizer.init(params)
+    for step in range(5):
+        grads = _grads(params, step)
+        norm = optax.tree.norm(grads)
+        grads = jax.tree.map(lambda g: g * jnp.minimum(1.0, max_norm / norm), grads)
+        updates, state = optimizer.update(grads, state, params)
+        params = optax.apply_updates(params, updates)
+    chex.assert_trees_all_close(ours, params, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_schedule_as_learning_rate(name):
+    """A schedule that is constant equals the constant; one that is zero freezes the params."""
+    constant, _ = _run(jol.get_optimizer(name, learning_rate=LR), _params())
+    scheduled, _ = _run(
+        jol.get_optimizer(name, learning_rate=optax.constant_schedule(LR)), _params()
+    )
+    chex.assert_trees_all_close(constant, scheduled, rtol=1e-6)
+    frozen, _ = _run(jol.get_optimizer(name, learning_rate=lambda count: 0.0 * count), _params())
+    chex.assert_trees_all_close(frozen, _params())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_multisteps_equals_the_optimizer_on_averaged_gradients(name):
+    k = 2
+    multi = optax.MultiSteps(jol.get_optimizer(name, learning_rate=LR), every_k_schedule=k)
+    params = _params()
+    state = multi.init(params)
+    for step in range(2 * k):
+        updates, state = jax.jit(multi.update)(_grads(params, step % k), state, params)
+        params = optax.apply_updates(params, updates)
+
+    optimizer = jol.get_optimizer(name, learning_rate=LR)
+    expected = _params()
+    plain_state = optimizer.init(expected)
+    for _ in range(2):
+        mean_grads = jax.tree.map(
+            lambda a, b: (a + b) / 2, _grads(expected, 0), _grads(expected, 1)
+        )
+        updates, plain_state = optimizer.update(mean_grads, plain_state, expected)
+        expected = optax.apply_updates(expected, updates)
+    chex.assert_trees_all_close(params, expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_building_block_composes_with_optax(name):
+    """The η-free direction chained with clipping and a scheduled step runs and descends."""
+    block = {
+        "sgd": optax.identity,
+        "momentum": jol.scale_by_momentum,
+        "nesterov": jol.scale_by_nesterov,
+        "adagrad": jol.scale_by_adagrad,
+        "adam": jol.scale_by_adam,
+        "rmsprop": jol.scale_by_rmsprop,
+        "adadelta": jol.scale_by_adadelta,
+        "nadam": jol.scale_by_nadam,
+        "adamw": jol.scale_by_adam,
+    }[name]
+    schedule = optax.cosine_decay_schedule(0.05, decay_steps=50)
+    optimizer = optax.chain(
+        optax.clip_by_global_norm(1.0), block(), jol.scale_by_learning_rate(schedule)
+    )
+    target = jnp.array([1.0, -2.0, 3.0])
+    params = jnp.zeros(3)
+
+    def loss(p):
+        return jnp.sum((p - target) ** 2)
+
+    state = optimizer.init(params)
+    for _ in range(50):
+        updates, state = optimizer.update(jax.grad(loss)(params), state, params)
+        params = optax.apply_updates(params, updates)
+    assert loss(params) < loss(jnp.zeros(3))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_minimises_rosenbrock_in_two_dimensions(name):
+    def rosenbrock(p):
+        return (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2
+
+    start = jnp.array([-1.0, 1.5])
+    learning_rate = {"adadelta": 1.0, "adagrad": 0.05, "sgd": 1e-4}.get(name, 1e-3)
+    optimizer = jol.get_optimizer(name, learning_rate=learning_rate)
+    params, state = start, optimizer.init(start)
+
+    @jax.jit
+    def step(params, state):
+        updates, state = optimizer.update(jax.grad(rosenbrock)(params), state, params)
+        return optax.apply_updates(params, updates), state
+
+    for _ in range(500):
+        params, state = step(params, state)
+    assert bool(jnp.all(jnp.isfinite(params)))
+    assert rosenbrock(params) < 0.5 * rosenbrock(start)

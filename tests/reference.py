@@ -1,0 +1,135 @@
+"""The update rules of the optimizer table, written literally in NumPy.
+
+Each ``reference_<name>(grad, theta, steps, learning_rate, **hyperparameters)`` runs ``steps``
+updates from ``theta`` and returns the parameter trajectory ``[θ₀, θ₁, …]``. ``grad`` maps θ to
+∇L(θ); ``learning_rate`` is a number or a function of the 0-based step. Nothing here is shared
+with the library: a change of formula there must be made here too, on purpose.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _eta(learning_rate, step):
+    return learning_rate(step) if callable(learning_rate) else learning_rate
+
+
+def reference_sgd(grad, theta, steps, learning_rate):
+    path = [theta]
+    for step in range(steps):
+        theta = theta - _eta(learning_rate, step) * grad(theta)
+        path.append(theta)
+    return path
+
+
+def reference_momentum(grad, theta, steps, learning_rate, momentum=0.9):
+    v = np.zeros_like(theta)
+    path = [theta]
+    for step in range(steps):
+        v = momentum * v + _eta(learning_rate, step) * grad(theta)
+        theta = theta - v
+        path.append(theta)
+    return path
+
+
+def reference_nesterov(grad, theta, steps, learning_rate, momentum=0.9):
+    """The slides' look-ahead rule on θ; returns the look-ahead points φ = θ − γ v.
+
+    The library stores φ as its parameters (see ``jaxopt_lab/optimizers/nesterov.py``).
+    """
+    v = np.zeros_like(theta)
+    path = [theta - momentum * v]
+    for step in range(steps):
+        v = momentum * v + _eta(learning_rate, step) * grad(theta - momentum * v)
+        theta = theta - v
+        path.append(theta - momentum * v)
+    return path
+
+
+def reference_adagrad(grad, theta, steps, learning_rate, eps=1e-8, initial_accumulator_value=0.0):
+    big_g = np.full_like(theta, initial_accumulator_value)
+    path = [theta]
+    for step in range(steps):
+        g = grad(theta)
+        big_g = big_g + g**2
+        theta = theta - _eta(learning_rate, step) * g / (np.sqrt(big_g) + eps)
+        path.append(theta)
+    return path
+
+
+def _adam_path(grad, theta, steps, learning_rate, b1, b2, eps, direction, weight_decay=0.0):
+    m = np.zeros_like(theta)
+    v = np.zeros_like(theta)
+    path = [theta]
+    for step in range(steps):
+        t = step + 1
+        g = grad(theta)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        v_hat = v / (1 - b2**t)
+        update = direction(g, m, t) / (np.sqrt(v_hat) + eps) + weight_decay * theta
+        theta = theta - _eta(learning_rate, step) * update
+        path.append(theta)
+    return path
+
+
+def reference_adam(grad, theta, steps, learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+    def direction(g, m, t):
+        return m / (1 - b1**t)
+
+    return _adam_path(grad, theta, steps, learning_rate, b1, b2, eps, direction)
+
+
+def reference_nadam(grad, theta, steps, learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+    def direction(g, m, t):
+        return b1 * m / (1 - b1 ** (t + 1)) + (1 - b1) * g / (1 - b1**t)
+
+    return _adam_path(grad, theta, steps, learning_rate, b1, b2, eps, direction)
+
+
+def reference_adamw(
+    grad, theta, steps, learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-2
+):
+    def direction(g, m, t):
+        return m / (1 - b1**t)
+
+    return _adam_path(grad, theta, steps, learning_rate, b1, b2, eps, direction, weight_decay)
+
+
+def reference_rmsprop(grad, theta, steps, learning_rate, decay=0.9, eps=1e-8):
+    v = np.zeros_like(theta)
+    path = [theta]
+    for step in range(steps):
+        g = grad(theta)
+        v = decay * v + (1 - decay) * g**2
+        theta = theta - _eta(learning_rate, step) * g / (np.sqrt(v) + eps)
+        path.append(theta)
+    return path
+
+
+def reference_adadelta(grad, theta, steps, learning_rate=1.0, rho=0.9, eps=1e-6):
+    e_g = np.zeros_like(theta)
+    e_delta = np.zeros_like(theta)
+    path = [theta]
+    for step in range(steps):
+        g = grad(theta)
+        e_g = rho * e_g + (1 - rho) * g**2
+        delta = np.sqrt(e_delta + eps) / np.sqrt(e_g + eps) * g
+        e_delta = rho * e_delta + (1 - rho) * delta**2
+        theta = theta - _eta(learning_rate, step) * delta
+        path.append(theta)
+    return path
+
+
+REFERENCES = {
+    "sgd": reference_sgd,
+    "momentum": reference_momentum,
+    "nesterov": reference_nesterov,
+    "adagrad": reference_adagrad,
+    "adam": reference_adam,
+    "rmsprop": reference_rmsprop,
+    "adadelta": reference_adadelta,
+    "nadam": reference_nadam,
+    "adamw": reference_adamw,
+}
