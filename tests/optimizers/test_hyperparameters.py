@@ -58,7 +58,7 @@ def test_unknown_name_lists_the_known_ones():
 
 
 def test_unknown_hyperparameter_lists_the_accepted_ones():
-    with pytest.raises(ValueError, match="no hyperparameter 'beta1'.*b1, b2, eps"):
+    with pytest.raises(ValueError, match=r"no hyperparameter 'beta1'.*b1, b2, eps"):
         jol.get_optimizer("adam", learning_rate=0.1, beta1=0.9)
 
 
@@ -74,7 +74,7 @@ def test_boundaries_are_accepted():
 
 def test_low_precision_injected_decay_rounding_to_one_gets_a_hint():
     optimizer = optax.inject_hyperparams(jol.adam)(learning_rate=1e-3)
-    with pytest.raises(ValueError, match="hyperparam_dtype=jnp.float32"):
+    with pytest.raises(ValueError, match=r"hyperparam_dtype=jnp\.float32"):
         optimizer.init({"w": jnp.ones(2, jnp.bfloat16)})
 
 
