@@ -1,0 +1,61 @@
+"""The MNIST containers and the notebook's preprocessing.
+
+The contract other code relies on: ``MNIST.train``, ``MNIST.val`` and ``MNIST.test`` are
+``Split`` objects whose ``images`` are uint8 ``[N, 28, 28]`` and ``labels`` integer ``[N]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """One split: uint8 images ``[N, 28, 28]`` and integer labels ``[N]``."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 3 or self.images.dtype != np.uint8:
+            raise ValueError(
+                f"Split.images must be uint8 [N, H, W], got {self.images.dtype} {self.images.shape}"
+            )
+        if self.labels.shape != (self.images.shape[0],):
+            raise ValueError(
+                f"Split.labels must have shape ({self.images.shape[0]},), got {self.labels.shape}"
+            )
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class MNIST:
+    """The notebook's three splits, and where they came from.
+
+    ``sha256`` holds the IDX sha256 of the four original files the splits were cut from
+    (empty when unknown); ``verified`` is True when they are those of the published MNIST.
+    """
+
+    train: Split
+    val: Split
+    test: Split
+    split_seed: int
+    source: str
+    sha256: dict[str, str] = dataclasses.field(default_factory=dict)
+    verified: bool = False
+
+
+def normalize(images: np.ndarray) -> np.ndarray:
+    """The notebook's ``ToTensor`` then ``Normalize((0.5,), (0.5,))``: x = (p/255 − 0.5)/0.5."""
+    return ((np.asarray(images, np.float32) / np.float32(255.0)) - np.float32(0.5)) / np.float32(
+        0.5
+    )
+
+
+def flatten(images: np.ndarray) -> np.ndarray:
+    """``[N, H, W] -> [N, H*W]``, as the notebook's ``nn.Flatten``."""
+    return np.reshape(images, (images.shape[0], -1))
