@@ -5,6 +5,7 @@ from jaxopt_lab.optimizers.adadelta import ScaleByAdadeltaState, adadelta, scale
 from jaxopt_lab.optimizers.adagrad import ScaleByAdagradState, adagrad, scale_by_adagrad
 from jaxopt_lab.optimizers.adam import ScaleByAdamState, adam, scale_by_adam
 from jaxopt_lab.optimizers.adamw import adamw, add_decayed_weights
+from jaxopt_lab.optimizers.flat import flat
 from jaxopt_lab.optimizers.momentum import (
     MomentumState,
     ScaleByMomentumState,
@@ -30,6 +31,7 @@ __all__ = [
     "adam",
     "adamw",
     "add_decayed_weights",
+    "flat",
     "get_optimizer",
     "hyperparameter_names",
     "momentum",

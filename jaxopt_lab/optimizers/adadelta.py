@@ -53,7 +53,15 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> optax.GradientTran
             state.e_delta,
             e_g,
         )
-        e_delta = tree_map_like(lambda e, d: rho * e + (1 - rho) * (d * d), state.e_delta, delta)
+        # Δ² written as (E_Δ + ε)/(E_g + ε)·g², so no square root is shared between the step
+        # and this update: XLA would otherwise write both roots to fresh temporaries, which
+        # the CPU backend page-faults in every step (docs/benchmarks.md, Optimizer step).
+        e_delta = tree_map_like(
+            lambda e, g, eg: rho * e + (1 - rho) * ((e + eps) / (eg + eps) * (g * g)),
+            state.e_delta,
+            updates,
+            e_g,
+        )
         return delta, ScaleByAdadeltaState(e_g, e_delta)
 
     return optax.GradientTransformation(init_fn, update_fn)

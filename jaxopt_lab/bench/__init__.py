@@ -1,0 +1,1 @@
+"""Benchmarks: functions the scripts run at full size and the tests call at tiny sizes."""
