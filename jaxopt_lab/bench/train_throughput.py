@@ -1,0 +1,243 @@
+"""Training throughput of the engine, the machine's matmul roofline, and a PyTorch baseline.
+
+Each measurement compiles first, runs one untimed warm-up epoch, then times whole epochs with
+the results blocked on; data loading and printing stay outside the timed region.
+
+    samples/s         = runs · samples per epoch / seconds per epoch  (model-samples/s, runs > 1)
+    roofline          = matmul FLOP/s / FLOPs per sample  (model.count_flops_per_sample)
+    roofline fraction = samples/s / roofline
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxopt_lab.bench.roofline import matmul_flops
+from jaxopt_lab.config import ModelConfig, OptimizerConfig
+from jaxopt_lab.data.splits import normalize
+from jaxopt_lab.engine.loop import RunSetSpec, compute_initial_states, epoch_orders, make_epoch
+from jaxopt_lab.engine.optimizer import make_transform
+from jaxopt_lab.model import count_flops_per_sample, make_model
+
+
+def synthetic_mnist_arrays(n_train: int, n_val: int, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Random uint8 images ``[n, 784]`` and labels: throughput does not depend on the pixels."""
+    rng = np.random.default_rng(seed)
+    return (
+        rng.integers(0, 256, (n_train, 784), dtype=np.uint8),
+        rng.integers(0, 10, n_train).astype(np.int32),
+        rng.integers(0, 256, (n_val, 784), dtype=np.uint8),
+        rng.integers(0, 10, n_val).astype(np.int32),
+    )
+
+
+def engine_throughput(
+    *,
+    runs: int = 1,
+    seeds: int = 1,
+    optimizer: str = "adam",
+    epochs: int = 2,
+    n_train: int = 50_000,
+    n_val: int = 10_000,
+    batch_size: int = 32,
+    hidden_sizes: tuple[int, ...] = (128,),
+    unroll: int = 1,
+) -> dict[str, float]:
+    """The engine's epoch programs for ``runs`` learning rates × ``seeds`` seeds of one optimizer.
+
+    Learning rates of one seed share each batch; seeds each gather their own.
+    Returns ``samples_per_second`` (model-samples/s: all runs counted),
+    ``samples_per_cpu_second``, ``compile_seconds`` (the epoch program) and
+    ``epoch_seconds`` (the median timed epoch, validation included).
+    """
+    spec = RunSetSpec(
+        model=make_model(ModelConfig(hidden_sizes=list(hidden_sizes))),
+        transforms=(make_transform(OptimizerConfig(optimizer, 1e-3)),),
+        n_train=n_train,
+        batch_size=batch_size,
+        unroll=unroll,
+    )
+    x_train, y_train, x_val, y_val = synthetic_mnist_arrays(n_train, n_val)
+    # As engine.train stores them: training pixels uint8, the validation split normalised.
+    data = [jax.device_put(a) for a in (x_train, y_train, normalize(x_val), y_val)]
+    n_seeds = seeds
+    seeds = jnp.arange(n_seeds, dtype=jnp.int32)
+    rates = (jnp.geomspace(1e-4, 1e-3, runs).astype(jnp.float32),)
+    states = compute_initial_states(spec, seeds, rates)
+    start = time.perf_counter()
+    seed_list = list(range(n_seeds))
+    order = jax.device_put(epoch_orders(spec, seed_list, 1))
+    epoch_fn = (
+        jax.jit(make_epoch(spec), donate_argnums=0)
+        .lower(states, jnp.int32(1), order, rates, *data)
+        .compile()
+    )
+    compile_seconds = time.perf_counter() - start
+    times, cpu_times = [], []
+    for epoch in range(1, epochs + 2):  # the first epoch warms up
+        start, cpu_start = time.perf_counter(), time.process_time()
+        order = jax.device_put(epoch_orders(spec, seed_list, epoch))
+        states, metrics = epoch_fn(states, jnp.int32(epoch), order, rates, *data)
+        jax.block_until_ready(metrics)
+        times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu_start)
+    epoch_seconds = float(np.median(times[1:]))
+    samples = n_seeds * runs * spec.samples_per_epoch
+    return {
+        "samples_per_second": samples / epoch_seconds,
+        # Per CPU-second of this process (all its threads): less sensitive to other jobs
+        # than the wall-clock figure, though they still slow it through shared caches.
+        "samples_per_cpu_second": samples / float(np.median(cpu_times[1:])),
+        "compile_seconds": compile_seconds,
+        "epoch_seconds": epoch_seconds,
+    }
+
+
+def matmul_flops_per_second(
+    m: int = 1024, k: int = 1024, n: int = 1024, *, inner: int = 20, repeats: int = 5
+) -> float:
+    """Measured float32 FLOP/s of ``[m, k] @ [k, n]`` (2·m·k·n FLOPs), best of ``repeats``.
+
+    ``inner`` dependent products run in one compiled loop, so dispatch does not count.
+    """
+    rng = np.random.default_rng(0)
+    a = jax.device_put(rng.standard_normal((m, k), np.float32))
+    b = jax.device_put(rng.standard_normal((k, n), np.float32) / np.sqrt(k))
+
+    @jax.jit
+    def products(a, b):
+        # Each product feeds the next one's left operand, so none can be skipped.
+        def body(_, x):
+            y = x @ b
+            return x + y[:, :1]
+
+        return jax.lax.fori_loop(0, inner, body, a)
+
+    jax.block_until_ready(products(a, b))
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(products(a, b))
+        best = min(best, time.perf_counter() - start)
+    return 2 * m * k * n * inner / best
+
+
+def roofline(flops_per_second: float, model: ModelConfig | None = None) -> dict[str, float]:
+    """FLOPs per training sample and the samples/s a perfect matmul-bound step would reach."""
+    flops = count_flops_per_sample(model or ModelConfig())
+    return {"flops_per_sample": flops, "roofline_samples_per_second": flops_per_second / flops}
+
+
+def torch_throughput(
+    *, epochs: int = 2, n_train: int = 50_000, batch_size: int = 32, threads: int = 1
+) -> dict[str, Any] | None:
+    """A plain in-memory PyTorch loop (same MLP, Adam, pre-normalised tensors, a permutation
+    per epoch, the last partial batch kept); ``None`` when torch is not installed.
+
+    One thread by default: at batch 32 a second thread only adds synchronisation, and on a
+    busy machine it collapses (2-4k samples/s with 2 threads vs 35-39k with 1, measured with
+    other jobs running).
+    """
+    try:
+        import torch
+    except ImportError:
+        return None
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _torch_loop(torch, epochs, n_train, batch_size)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _torch_loop(torch: Any, epochs: int, n_train: int, batch_size: int) -> dict[str, Any]:
+    torch.manual_seed(0)
+    images, labels, _, _ = synthetic_mnist_arrays(n_train, 1)
+    x = (torch.from_numpy(images).float() / 255 - 0.5) / 0.5
+    y = torch.from_numpy(labels).long()
+    model = torch.nn.Sequential(
+        torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def epoch() -> float:
+        order = torch.randperm(n_train)
+        total = torch.zeros(())
+        for start in range(0, n_train, batch_size):
+            idx = order[start : start + batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * len(idx)
+        return float(total) / n_train
+
+    times = []
+    for _ in range(epochs + 1):
+        start = time.perf_counter()
+        epoch()
+        times.append(time.perf_counter() - start)
+    seconds = float(np.median(times[1:]))
+    return {
+        "samples_per_second": n_train / seconds,
+        "version": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def benchmark(
+    *,
+    n_train: int = 50_000,
+    n_val: int = 10_000,
+    epochs: int = 2,
+    matmul_size: int = 1024,
+    with_torch: bool = True,
+) -> dict[str, Any]:
+    """Every figure of ``scripts/bench_train.py``: one run, five runs, compile time, matmul
+    FLOP/s (a ``matmul_size``³ product and the MLP's own ``[32, 784] @ [784, 128]``), FLOPs per
+    sample, roofline fractions and (if installed) PyTorch."""
+    load_before = os.getloadavg()[0]
+    one = engine_throughput(runs=1, epochs=epochs, n_train=n_train, n_val=n_val)
+    five = engine_throughput(runs=5, epochs=epochs, n_train=n_train, n_val=n_val)
+    five_seeds = engine_throughput(seeds=5, epochs=epochs, n_train=n_train, n_val=n_val)
+    flops = matmul_flops(matmul_size)  # the project's one definition (bench/roofline.py)
+    mlp_flops = matmul_flops_per_second(32, 784, 128, inner=200)
+    roof = roofline(flops)
+    result: dict[str, Any] = {
+        "one_run_samples_per_second": one["samples_per_second"],
+        "one_run_samples_per_cpu_second": one["samples_per_cpu_second"],
+        "five_runs_model_samples_per_second": five["samples_per_second"],
+        "five_runs_model_samples_per_cpu_second": five["samples_per_cpu_second"],
+        "five_seeds_model_samples_per_second": five_seeds["samples_per_second"],
+        "compile_seconds": one["compile_seconds"],
+        "five_runs_compile_seconds": five["compile_seconds"],
+        "matmul_flops_per_second": flops,
+        "mlp_matmul_flops_per_second": mlp_flops,
+        "mlp_matmul_roofline_samples_per_second": mlp_flops / roof["flops_per_sample"],
+        "flops_per_sample": roof["flops_per_sample"],
+        "roofline_samples_per_second": roof["roofline_samples_per_second"],
+        "one_run_roofline_fraction": one["samples_per_second"]
+        / roof["roofline_samples_per_second"],
+        "five_runs_roofline_fraction": five["samples_per_second"]
+        / roof["roofline_samples_per_second"],
+        "device": str(jax.devices()[0].device_kind),
+        # Other processes on the machine slow every figure: the 1-minute load average before
+        # the run and after the JAX figures (the number of processes wanting a core).
+        "load_average": [load_before, os.getloadavg()[0]],
+        "torch": None,
+    }
+    if with_torch:
+        torch_result = torch_throughput(epochs=epochs, n_train=n_train)
+        if torch_result is not None:
+            torch_result["engine_speedup"] = (
+                one["samples_per_second"] / torch_result["samples_per_second"]
+            )
+        result["torch"] = torch_result
+    return result

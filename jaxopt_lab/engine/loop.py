@@ -1,0 +1,331 @@
+"""Run sets trained together: one compiled program per epoch for all runs.
+
+A run set is the product seeds × learning rates of one or more optimizer *groups* (one group
+per optimizer config). Every leaf of a group's state carries two leading axes ``[S, L]``: the
+seed and the learning rate. Runs with the same seed share their initial parameters and their
+data order (paired comparisons). Within a seed every group gets the same batch, and vmap turns
+the per-learning-rate matmuls of a group into one matmul over its runs; the seeds, each with its
+own batches, run one after another inside the program on CPU (``over_seeds``).
+
+An epoch, as one XLA program (``make_epoch``), given the epoch's data order (``epoch_orders``):
+
+    order  = permutation with NumPy's PCG64 seeded by (seed, epoch)   one per seed
+    scan over the epoch's batches b:  θ_r, s_r ← train_step(θ_r, s_r, batch_b)   for all runs r
+    train_loss_r = Σ_b ℓ_r(b)·|b| / Σ_b |b|    val_loss_r, val_accuracy_r = evaluate(θ_r)
+    diverged_r  |= train/val loss or θ_r not finite; a diverged run keeps the state it had at
+                   the start of the epoch (frozen), the others are unaffected.
+
+The last partial batch (50,000 = 1,562·32 + 16) is kept by default (``last_batch="mask"``): it is
+padded to the batch size with weight-0 samples, so its loss is the mean over its 16 real
+samples, exactly as PyTorch's DataLoader batch of 16; ``"drop"`` skips it.
+
+The order depends only on (seed, epoch), not on a carried RNG state, so an epoch can be rerun
+after a restart and gives the same bits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxopt_lab.engine.step import evaluate, normalize_pixels, train_step
+from jaxopt_lab.model import MLP
+
+
+class GroupState(NamedTuple):
+    """The state of one optimizer group; every leaf has leading axes ``[S, L]``."""
+
+    params: Any
+    opt_state: Any
+    diverged: jax.Array  # bool [S, L]
+    diverged_epoch: jax.Array  # int32 [S, L]: the 1-based epoch it diverged at, 0 if it has not
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSetSpec:
+    """The static description of a run set's compiled programs.
+
+    ``transforms[g]`` maps a (traced) learning rate to group g's optimizer; ``unroll`` is the
+    number of steps per iteration of the compiled loop over batches.
+    """
+
+    model: MLP
+    transforms: tuple[Callable[[Any], optax.GradientTransformation], ...]
+    n_train: int
+    batch_size: int
+    last_batch: str = "mask"
+    unroll: int = 1
+
+    def __post_init__(self) -> None:
+        if self.last_batch not in ("mask", "drop"):
+            raise ValueError(f"last_batch must be 'mask' or 'drop', got {self.last_batch!r}")
+        if self.steps_per_epoch < 1:
+            raise ValueError(
+                f"{self.n_train} training samples make no full batch of {self.batch_size}; "
+                "use last_batch='mask' or a smaller batch_size"
+            )
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps per epoch (the partial batch counts when it is kept)."""
+        full, rest = divmod(self.n_train, self.batch_size)
+        return full + (1 if rest and self.last_batch == "mask" else 0)
+
+    @property
+    def samples_per_epoch(self) -> int:
+        """Training samples one run sees per epoch."""
+        if self.last_batch == "mask":
+            return self.n_train
+        return (self.n_train // self.batch_size) * self.batch_size
+
+
+def epoch_order(spec: RunSetSpec, seed: int, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+    """Batch indices ``[steps, B]`` (int32) and weights ``[steps, B]`` (float32) for (seed, epoch).
+
+    The permutation is NumPy's (PCG64 seeded with (seed, epoch)), drawn on the host in about a
+    millisecond and sent to the device once per epoch; as part of the compiled epoch it cost
+    ≈0.7 s of compilation (JAX's random permutation is large code) for no faster run.
+    """
+    order = np.random.default_rng((seed, epoch)).permutation(spec.n_train).astype(np.int32)
+    size = spec.steps_per_epoch * spec.batch_size
+    if size > spec.n_train:  # padding of the last batch: sample 0 with weight 0
+        weights = (np.arange(size) < spec.n_train).astype(np.float32)
+        order = np.concatenate([order, np.zeros(size - spec.n_train, np.int32)])
+    else:
+        weights = np.ones(size, np.float32)
+        order = order[:size]
+    shape = (spec.steps_per_epoch, spec.batch_size)
+    return order.reshape(shape), weights.reshape(shape)
+
+
+def epoch_orders(
+    spec: RunSetSpec, seeds: Sequence[int], epoch: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every seed's ``epoch_order``: indices ``[S, steps, B]`` and the weights ``[steps, B]``
+    (the same for all seeds), the ``order`` argument of the epoch program."""
+    orders = [epoch_order(spec, seed, epoch) for seed in seeds]
+    return np.stack([indices for indices, _ in orders]), orders[0][1]
+
+
+def init_states(
+    spec: RunSetSpec, seeds: jax.Array, learning_rates: Sequence[jax.Array]
+) -> tuple[GroupState, ...]:
+    """Initial state of every group; the parameters depend on the seed only."""
+
+    def per_seed(seed):
+        variables = spec.model.init(
+            jax.random.fold_in(jax.random.key(seed), 0), jnp.zeros((1, 784), jnp.float32)
+        )
+        states = []
+        for build, rates in zip(spec.transforms, learning_rates, strict=True):
+            params = _repeat(variables, rates.shape[0])
+            opt_state = jax.vmap(lambda p, lr, build=build: build(lr).init(p))(params, rates)
+            states.append((params, opt_state))
+        return tuple(states)
+
+    per_group = jax.vmap(per_seed)(seeds)
+    shape = (seeds.shape[0],)
+    return tuple(
+        GroupState(
+            params,
+            opt_state,
+            jnp.zeros((*shape, rates.shape[0]), bool),
+            jnp.zeros((*shape, rates.shape[0]), jnp.int32),
+        )
+        for (params, opt_state), rates in zip(per_group, learning_rates, strict=True)
+    )
+
+
+def compile_init(
+    spec: RunSetSpec, seeds: jax.Array, learning_rates: Sequence[jax.Array]
+) -> Callable[..., tuple[GroupState, ...]]:
+    """``init_states`` compiled, with XLA's backend optimisations off.
+
+    The initialiser's random-number code is large and runs once: unoptimised it compiles about
+    4× faster (≈0.5 s instead of ≈2 s). Values can differ from an optimised build in the last
+    bit (no fused multiply-adds), so the engine always initialises through this function.
+    """
+    init = jax.jit(lambda s, r: init_states(spec, s, r)).lower(seeds, learning_rates)
+    return init.compile(compiler_options=fast_compile_options())
+
+
+def compute_initial_states(
+    spec: RunSetSpec, seeds: jax.Array, learning_rates: Sequence[jax.Array]
+) -> tuple[GroupState, ...]:
+    """The initial states, computed by ``compile_init``'s program."""
+    return compile_init(spec, seeds, learning_rates)(seeds, learning_rates)
+
+
+FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+
+
+def fast_compile_options() -> dict[str, Any] | None:
+    """``FAST_COMPILE`` on CPU, where LLVM's optimisation dominates compile time; elsewhere the
+    backend's defaults."""
+    return FAST_COMPILE if jax.default_backend() == "cpu" else None
+
+
+def evaluate_runs(
+    spec: RunSetSpec, params: Any, images: jax.Array, labels: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Loss and accuracy ``[S, L]`` of a group's parameters on a whole split (``as_inputs``)."""
+    x = as_inputs(images)
+    one = lambda p: evaluate(spec.model.apply, p, x, labels)  # noqa: E731
+    seeds, rates = jax.tree.leaves(params)[0].shape[:2]
+    return over_runs(over_runs(one, rates), seeds)(params)
+
+
+def make_epoch(spec: RunSetSpec) -> Callable[..., tuple[tuple[GroupState, ...], tuple[dict, ...]]]:
+    """The epoch program ``(states, epoch, order, learning_rates, x_train, y_train, x_val,
+    y_val) -> (states, metrics)``, to be jitted; ``epoch`` is 1-based, ``order`` is that epoch's
+    ``epoch_orders`` (on the device), and ``metrics[g]`` holds ``train_loss``, ``val_loss`` and
+    ``val_accuracy`` ``[S, L]``.
+    """
+    apply = spec.model.apply
+
+    def runs_step(params, opt_states, learning_rates, x, y, w):
+        new_params, new_states, sums = [], [], []
+        for build, p, s, rates in zip(
+            spec.transforms, params, opt_states, learning_rates, strict=True
+        ):
+            one = lambda p, s, lr, build=build: train_step(apply, build(lr), p, s, x, y, w)  # noqa: E731
+            p, s, loss_sum = over_runs(one, rates.shape[0])(p, s, rates)
+            new_params.append(p)
+            new_states.append(s)
+            sums.append(loss_sum)
+        return tuple(new_params), tuple(new_states), tuple(sums)
+
+    def per_seed(indices, weights, params, opt_states, learning_rates, x_train, y_train):
+        def body(carry, batch):
+            params, opt_states, totals = carry
+            idx, w = batch
+            x = as_inputs(x_train[idx])
+            params, opt_states, sums = runs_step(
+                params, opt_states, learning_rates, x, y_train[idx], w
+            )
+            return (
+                params,
+                opt_states,
+                tuple(t + s for t, s in zip(totals, sums, strict=True)),
+            ), None
+
+        totals = tuple(jnp.zeros(r.shape[0], jnp.float32) for r in learning_rates)
+        (params, opt_states, totals), _ = jax.lax.scan(
+            body, (params, opt_states, totals), (indices, weights), unroll=spec.unroll
+        )
+        return params, opt_states, totals
+
+    def epoch_fn(states, epoch, order, learning_rates, x_train, y_train, x_val, y_val):
+        indices, weights = order
+
+        def seed_run(per_seed_args):
+            seed_indices, params, opt_states = per_seed_args
+            return per_seed(
+                seed_indices, weights, params, opt_states, learning_rates, x_train, y_train
+            )
+
+        params, opt_states, totals = over_seeds(seed_run, indices.shape[0])(
+            (indices, tuple(s.params for s in states), tuple(s.opt_state for s in states))
+        )
+        new_states, metrics = [], []
+        for g, state in enumerate(states):
+            train_loss = totals[g] / spec.samples_per_epoch
+            val_loss, val_accuracy = evaluate_runs(spec, params[g], x_val, y_val)
+            bad = ~(jnp.isfinite(train_loss) & jnp.isfinite(val_loss) & _finite(params[g]))
+            diverged = state.diverged | bad
+            new_states.append(
+                GroupState(
+                    _keep_where(diverged, state.params, params[g]),
+                    _keep_where(diverged, state.opt_state, opt_states[g]),
+                    diverged,
+                    jnp.where(bad & ~state.diverged, epoch, state.diverged_epoch),
+                )
+            )
+            metrics.append(
+                {"train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy}
+            )
+        return tuple(new_states), tuple(metrics)
+
+    return epoch_fn
+
+
+def make_evaluate(spec: RunSetSpec) -> Callable[..., tuple[tuple[jax.Array, jax.Array], ...]]:
+    """``(states, images, labels) -> ((loss, accuracy) [S, L] per group)``, to be jitted."""
+
+    def evaluate_fn(states, images, labels):
+        return tuple(evaluate_runs(spec, s.params, images, labels) for s in states)
+
+    return evaluate_fn
+
+
+def over_seeds(fn: Callable[[Any], Any], size: int) -> Callable[[Any], Any]:
+    """``fn`` over the leading seed axis of its one (pytree) argument.
+
+    On CPU one seed after another (``lax.map``): each seed gathers its own batch, so a vmap
+    makes every matmul a batched one with different data per run, which XLA's CPU backend ran
+    20-25% slower than the same matmuls in sequence (five seeds: 99-100k vs 119-126k
+    model-samples/s). On accelerators a vmap, which runs the seeds in parallel.
+    """
+    if size == 1 or jax.default_backend() != "cpu":
+        return over_runs(fn, size)
+    return lambda tree: jax.lax.map(fn, tree)
+
+
+def over_runs(
+    fn: Callable[..., Any], size: int, in_axes: int | Sequence[int | None] = 0
+) -> Callable[..., Any]:
+    """``jax.vmap(fn, in_axes)`` over an axis of ``size``; for size 1, index and re-expand.
+
+    Same result, but an epoch loop vmapped over one run took ≈12% more CPU time than the same
+    loop unbatched (784-128-10 MLP, 2-core CPU).
+    """
+    if size != 1:
+        return jax.vmap(fn, in_axes=in_axes)
+
+    def single(*args):
+        axes = in_axes if isinstance(in_axes, Sequence) else (in_axes,) * len(args)
+        inner = [
+            arg if axis is None else jax.tree.map(lambda a: a[0], arg)
+            for arg, axis in zip(args, axes, strict=True)
+        ]
+        return jax.tree.map(lambda a: a[None], fn(*inner))
+
+    return single
+
+
+def as_inputs(images: jax.Array) -> jax.Array:
+    """Network inputs from images stored either as uint8 pixels (normalised here) or as
+    already normalised float32; the engine stores the evaluation splits normalised, since
+    normalising 10,000 images inside every evaluation costs more than the forward pass."""
+    return normalize_pixels(images) if images.dtype == jnp.uint8 else images
+
+
+def _repeat(tree: Any, count: int) -> Any:
+    """Every leaf repeated along a new leading axis of size ``count``."""
+    return jax.tree.map(lambda a: jnp.broadcast_to(a, (count, *a.shape)), tree)
+
+
+def _finite(tree: Any) -> jax.Array:
+    """``[S, L]``: whether every entry of each run's leaves is finite."""
+    checks = [
+        jnp.all(jnp.isfinite(leaf), axis=tuple(range(2, leaf.ndim)))
+        for leaf in jax.tree.leaves(tree)
+        if jnp.issubdtype(leaf.dtype, jnp.inexact)
+    ]
+    return jnp.stack(checks).all(axis=0)
+
+
+def _keep_where(frozen: jax.Array, old: Any, new: Any) -> Any:
+    """Per run: ``old`` where ``frozen [S, L]`` else ``new``."""
+
+    def pick(a, b):
+        mask = frozen.reshape(frozen.shape + (1,) * (a.ndim - 2))
+        return jnp.where(mask, a, b)
+
+    return jax.tree.map(pick, old, new)

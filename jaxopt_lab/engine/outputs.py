@@ -1,0 +1,220 @@
+"""The files of a training output directory, all written atomically.
+
+    config.yaml      the resolved config (defaults filled in)
+    metrics.jsonl    one JSON object per run per epoch
+    summary.json     final and best metrics of each run, timing and device
+    checkpoints/     see ``checkpoint.py``
+
+A metric of a diverged run is ``null`` from the epoch it diverged at, so no NaN reaches a mean.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG = "config.yaml"
+METRICS = "metrics.jsonl"
+SUMMARY = "summary.json"
+CHECKPOINTS = "checkpoints"
+OUTPUT_NAMES = (CONFIG, METRICS, SUMMARY, CHECKPOINTS)
+METRIC_NAMES = ("train_loss", "val_loss", "val_accuracy")
+
+
+class OutputExistsError(FileExistsError):
+    """The output directory already holds a run and neither resume nor overwrite was asked."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    """One run of a run set and where it sits in the state arrays (group, seed, lr index)."""
+
+    run: str
+    optimizer: str
+    seed: int
+    hparams: dict[str, Any]
+    group: int
+    seed_index: int
+    rate_index: int
+
+
+def run_id(label: str, learning_rate: float, seed: int) -> str:
+    """``adam/lr=0.001/seed=0``."""
+    return f"{label}/lr={learning_rate:g}/seed={seed}"
+
+
+def prepare_out_dir(out_dir: str | Path, *, resume: bool, overwrite: bool) -> bool:
+    """Create ``out_dir``; return whether it holds a run to resume.
+
+    Raises:
+      ValueError: both ``resume`` and ``overwrite``.
+      OutputExistsError: it holds outputs and neither flag is set.
+    """
+    if resume and overwrite:
+        raise ValueError("choose one of resume and overwrite, not both")
+    out_dir = Path(out_dir)
+    existing = [name for name in OUTPUT_NAMES if (out_dir / name).exists()]
+    if existing and overwrite:
+        for name in existing:
+            path = out_dir / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        existing = []
+    if existing and not resume:
+        raise OutputExistsError(
+            f"{out_dir} already holds a run ({', '.join(existing)}); pass --resume to continue "
+            "it or --overwrite to replace it (resume=True / overwrite=True in Python)"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return bool(existing)
+
+
+def epoch_records(
+    runs: Sequence[RunInfo],
+    epoch: int,
+    seconds: float,
+    metrics: Sequence[dict[str, Any]],
+    diverged: Sequence[Any],
+    test: Sequence[tuple[Any, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """The metrics.jsonl objects of one epoch; ``metrics[g][name]`` and ``diverged[g]`` are
+    ``[S, L]`` host arrays of group g, ``test[g]`` its (loss, accuracy) when evaluated."""
+    records = []
+    for info in runs:
+        where = (info.seed_index, info.rate_index)
+        dead = bool(diverged[info.group][where])
+        record = {
+            "run": info.run,
+            "optimizer": info.optimizer,
+            "seed": info.seed,
+            "hparams": info.hparams,
+            "epoch": epoch,
+        }
+        for name in METRIC_NAMES:
+            record[name] = None if dead else _number(metrics[info.group][name][where])
+        if test is not None:
+            loss, accuracy = test[info.group]
+            record["test_loss"] = None if dead else _number(loss[where])
+            record["test_accuracy"] = None if dead else _number(accuracy[where])
+        record["seconds"] = seconds
+        record["diverged"] = dead
+        records.append(record)
+    return records
+
+
+def build_summary(
+    runs: Sequence[RunInfo],
+    records: Sequence[dict[str, Any]],
+    diverged_epoch: Sequence[Any],
+    test: Sequence[tuple[Any, Any]],
+    *,
+    wall_seconds: float,
+    compile_seconds: float,
+    device: str,
+    epochs_completed: int,
+) -> dict[str, Any]:
+    """summary.json: per run the last epoch's metrics (``final``), the best validation
+    accuracy and its epoch, the test metrics of the final parameters, and whether (and when) it
+    diverged; ``null`` metrics for a diverged run."""
+    by_run: dict[str, list[dict[str, Any]]] = {info.run: [] for info in runs}
+    for record in records:
+        by_run[record["run"]].append(record)
+    out = []
+    for info in runs:
+        history = sorted(by_run[info.run], key=lambda r: r["epoch"])
+        epoch_of_divergence = int(diverged_epoch[info.group][info.seed_index, info.rate_index])
+        dead = epoch_of_divergence > 0
+        last = history[-1] if history else {}
+        alive = [r for r in history if r["val_accuracy"] is not None]
+        best = max(alive, key=lambda r: r["val_accuracy"], default=None)
+        loss, accuracy = test[info.group]
+        where = (info.seed_index, info.rate_index)
+        out.append(
+            {
+                "run": info.run,
+                "optimizer": info.optimizer,
+                "seed": info.seed,
+                "hparams": info.hparams,
+                "final": {name: last.get(name) for name in METRIC_NAMES},
+                "best": {
+                    "val_accuracy": best["val_accuracy"] if best else None,
+                    "epoch": best["epoch"] if best else None,
+                },
+                "test_loss": None if dead else _number(loss[where]),
+                "test_accuracy": None if dead else _number(accuracy[where]),
+                "diverged": dead,
+                "diverged_epoch": epoch_of_divergence if dead else None,
+            }
+        )
+    return {
+        "runs": out,
+        "wall_seconds": wall_seconds,
+        "compile_seconds": compile_seconds,
+        "device": device,
+        "epochs_completed": epochs_completed,
+    }
+
+
+def write_metrics(out_dir: str | Path, records: Sequence[dict[str, Any]]) -> None:
+    """Replace metrics.jsonl with ``records``, one JSON object per line."""
+    text = "".join(json.dumps(r, allow_nan=False) + "\n" for r in records)
+    atomic_write_text(Path(out_dir) / METRICS, text)
+
+
+def read_metrics(out_dir: str | Path) -> list[dict[str, Any]]:
+    """The records of metrics.jsonl (empty when it does not exist)."""
+    path = Path(out_dir) / METRICS
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_summary(out_dir: str | Path, summary: dict[str, Any]) -> None:
+    """Write summary.json."""
+    atomic_write_text(Path(out_dir) / SUMMARY, json.dumps(summary, indent=1, allow_nan=False))
+
+
+def write_config(out_dir: str | Path, text: str) -> None:
+    """Write config.yaml (the resolved config as YAML text)."""
+    atomic_write_text(Path(out_dir) / CONFIG, text)
+
+
+def read_config(out_dir: str | Path) -> Any:
+    """The YAML data of config.yaml, or None when there is none."""
+    path = Path(out_dir) / CONFIG
+    return yaml.safe_load(path.read_text()) if path.exists() else None
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """``atomic_write_bytes`` of UTF-8 text."""
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _number(value: Any) -> float | None:
+    """A float32 as the exact Python float; None for NaN/inf (never written as JSON NaN)."""
+    number = float(value)
+    return number if math.isfinite(number) else None

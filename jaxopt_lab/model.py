@@ -1,0 +1,86 @@
+"""The notebook's MLP in Flax (linen), with PyTorch's or Flax's initialisation.
+
+``SimpleNN`` of the notebook: Flatten → Linear(784, 128) → ReLU → Linear(128, 10), returning
+logits. ``hidden_sizes`` and ``activation`` generalise it.
+
+Initialisation ``torch`` is ``nn.Linear.reset_parameters``: kaiming-uniform with a = √5 for the
+weight, i.e. bound = gain·√(3/fan_in) with gain = √(2/(1+a²)) = √(1/3), so W ~ U(±1/√fan_in),
+and b ~ U(±1/√fan_in). ``flax`` is ``nn.Dense``'s default: LeCun-normal (truncated,
+variance 1/fan_in) weights and zero biases.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxopt_lab.config import ModelConfig
+
+ACTIVATION_FUNCTIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": nn.relu,
+    "tanh": jnp.tanh,
+    "sigmoid": nn.sigmoid,
+    "gelu": nn.gelu,
+    "silu": nn.silu,
+    "elu": nn.elu,
+}
+NUM_CLASSES = 10
+
+
+def torch_uniform(fan_in: int) -> Callable[..., jax.Array]:
+    """U(±1/√fan_in), PyTorch's default for both the weight and the bias of ``nn.Linear``."""
+    bound = 1.0 / fan_in**0.5
+
+    def init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return init
+
+
+class MLP(nn.Module):
+    """``x [..., 784] → hidden_sizes (activation) → 10 logits``."""
+
+    hidden_sizes: Sequence[int] = (128,)
+    activation: str = "relu"
+    init_scheme: str = "torch"  # not `init`, which would shadow Module.init
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        act = ACTIVATION_FUNCTIONS[self.activation]
+        for i, width in enumerate((*self.hidden_sizes, NUM_CLASSES)):
+            x = self._dense(width, x.shape[-1])(x)
+            if i < len(self.hidden_sizes):
+                x = act(x)
+        return x
+
+    def _dense(self, width: int, fan_in: int) -> nn.Dense:
+        if self.init_scheme == "torch":
+            return nn.Dense(
+                width, kernel_init=torch_uniform(fan_in), bias_init=torch_uniform(fan_in)
+            )
+        return nn.Dense(width)
+
+
+def make_model(config: ModelConfig) -> MLP:
+    """The MLP described by ``config``."""
+    return MLP(tuple(config.hidden_sizes), config.activation, config.init)
+
+
+def init_params(model: MLP, key: jax.Array, input_dim: int = 784) -> dict:
+    """The model's parameters (``{'params': …}``) for inputs of width ``input_dim``."""
+    return model.init(key, jnp.zeros((1, input_dim), jnp.float32))
+
+
+def count_flops_per_sample(config: ModelConfig, input_dim: int = 784) -> int:
+    """Matmul FLOPs of one training sample: 2·MACs forward + 2·MACs for weight gradients +
+    2·MACs for input gradients of every layer but the first (the data needs no gradient).
+
+    For 784-128-10: 4·(784·128 + 128·10) + 2·128·10 = 409,088.
+    """
+    widths = [input_dim, *config.hidden_sizes, NUM_CLASSES]
+    macs = [a * b for a, b in itertools.pairwise(widths)]
+    return 4 * sum(macs) + 2 * sum(macs[1:])

@@ -1,0 +1,239 @@
+"""Figures of the study reports (matplotlib, Agg backend). Each function returns a ``Figure``;
+:mod:`jaxopt_lab.studies.report` saves it, so nothing here touches the file system.
+
+Bands are the 95 % t-interval of the mean over seeds at each epoch (or learning rate), the same
+interval as the tables, so a band and a table cell never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import animation
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from jaxopt_lab.studies import stats
+from jaxopt_lab.studies.aggregate import ArmSummary
+from jaxopt_lab.studies.runs import curve_stack
+
+CURVE_TITLES = {
+    "train_loss": "training loss",
+    "val_loss": "validation loss",
+    "val_accuracy": "validation accuracy",
+}
+
+
+def band(values: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and t-interval half-width of ``[n_runs, n_points]`` (0 when n < 2)."""
+    cis = [stats.mean_ci(col, confidence) for col in values.T]
+    mean = np.array([c.mean for c in cis])
+    half = np.array([0.0 if np.isnan(c.half_width) else c.half_width for c in cis])
+    return mean, half
+
+
+def curves_figure(arms: Sequence[ArmSummary], keys: Sequence[str] = tuple(CURVE_TITLES)) -> Figure:
+    """The notebook's figure — loss and accuracy per epoch — with a band over seeds per arm.
+
+    Arms whose every run diverged are listed in the legend as diverged, without a line.
+    """
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.0 * len(keys), 4.0), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        for i, arm in enumerate(arms):
+            color = f"C{i % 10}"
+            epochs, vals = curve_stack(arm.runs, key)
+            if vals.shape[0] == 0:
+                ax.plot([], [], color=color, ls=":", label=f"{arm.label} (diverged)")
+                continue
+            # Healthy runs are finite throughout; the mask only guards against a stray null.
+            finite = np.all(np.isfinite(vals), axis=0)
+            epochs, vals = epochs[finite], vals[:, finite]
+            mean, half = band(vals, arm.confidence)
+            suffix = f" ({arm.n_diverged} diverged)" if arm.n_diverged else ""
+            ax.plot(epochs, mean, color=color, label=arm.label + suffix, marker=".", ms=3)
+            ax.fill_between(epochs, mean - half, mean + half, color=color, alpha=0.2, lw=0)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(CURVE_TITLES.get(key, key))
+        if "loss" in key:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def tuning_figure(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    metric_label: str = "final validation accuracy",
+) -> Figure:
+    """Tuning curves, one panel per optimizer: metric vs learning rate (log axis), band over
+    seeds clipped to [0, 1] (an accuracy's t-interval can overshoot with few seeds), the best rate
+    marked, and ✕ at the bottom where every seed diverged.
+
+    ``curves[row] = (learning_rates, mean, half_width, diverged_fraction)``.
+    """
+    n = len(curves)
+    cols = min(3, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False, sharey=True
+    )
+    peaks = [np.nanmax(m) for _, m, _, _ in curves.values() if np.any(np.isfinite(m))]
+    bottom = max(0.0, min(peaks) - 0.15) if peaks else 0.0
+    for i, (row, (lrs, mean, half, div)) in enumerate(curves.items()):
+        ax = axes.ravel()[i]
+        color = f"C{i % 10}"
+        ok = np.isfinite(mean)
+        low, high = np.clip(mean - half, 0.0, 1.0), np.clip(mean + half, 0.0, 1.0)
+        ax.plot(lrs[ok], mean[ok], marker="o", ms=3, color=color)
+        ax.fill_between(lrs[ok], low[ok], high[ok], color=color, alpha=0.2, lw=0)
+        if np.any(ok):
+            best = (
+                int(np.nanargmax(np.where(div == 0, mean, np.nan)))
+                if np.any((div == 0) & ok)
+                else None
+            )
+            if best is not None:
+                ax.axvline(lrs[best], color=color, ls=":", lw=1)
+        dead = div >= 1.0
+        if np.any(dead):
+            ax.plot(lrs[dead], np.full(dead.sum(), bottom), "x", color="k", clip_on=False)
+        ax.set_xscale("log")
+        ax.set_ylim(bottom, 1.0)
+        ax.set_title(row, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    fig.supxlabel("learning rate")
+    fig.supylabel(metric_label)
+    fig.suptitle("tuning curves (dotted: chosen rate; ✕: every seed diverged)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _contours(ax, fn_grid: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """Log-spaced contour lines of f − min f on the grid (the valleys need the low levels)."""
+    xx, yy, zz = fn_grid
+    shifted = zz - float(np.min(zz)) + 1e-3
+    levels = np.geomspace(float(shifted.min()), float(shifted.max()), 25)
+    ax.contour(xx, yy, shifted, levels=levels, cmap="Greys", linewidths=0.6)
+    ax.set_xlim(xx.min(), xx.max())
+    ax.set_ylim(yy.min(), yy.max())
+
+
+def contour_figure(
+    fn_grid: tuple[np.ndarray, np.ndarray, np.ndarray],
+    trajectories: Mapping[str, np.ndarray],
+    title: str,
+    minimum: Sequence[float] | None = None,
+) -> Figure:
+    """All trajectories ``[steps, 2]`` on one set of contours (points outside the window are
+    clipped by the axes, not dropped, so a path that leaves and comes back stays honest)."""
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    _contours(ax, fn_grid)
+    for i, (name, path) in enumerate(trajectories.items()):
+        path = np.asarray(path)
+        ax.plot(path[:, 0], path[:, 1], color=f"C{i % 10}", lw=1.2, label=name)
+        ax.plot(path[0, 0], path[0, 1], "o", color="k", ms=4)
+    if minimum is not None:
+        ax.plot(minimum[0], minimum[1], "*", color="gold", mec="k", ms=14)
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def trajectory_panels(
+    fn_grid: tuple[np.ndarray, np.ndarray, np.ndarray],
+    trajectories: Mapping[str, np.ndarray],
+    gaps: Mapping[str, np.ndarray],
+    title: str,
+    minimum: Sequence[float] | None = None,
+) -> Figure:
+    """One small contour panel per optimizer with its path, and a last panel of f − f* per step
+    (log scale) for all of them."""
+    n = len(trajectories) + 1
+    cols = min(4, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.0 * rows), squeeze=False)
+    flat = axes.ravel()
+    for i, (name, path) in enumerate(trajectories.items()):
+        ax = flat[i]
+        _contours(ax, fn_grid)
+        path = np.asarray(path)
+        ax.plot(path[:, 0], path[:, 1], color=f"C{i % 10}", lw=1.0)
+        ax.plot(path[0, 0], path[0, 1], "o", color="k", ms=3)
+        if minimum is not None:
+            ax.plot(minimum[0], minimum[1], "*", color="gold", mec="k", ms=10)
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(labelsize=7)
+    ax = flat[len(trajectories)]
+    for i, (name, gap) in enumerate(gaps.items()):
+        ax.plot(np.maximum(np.asarray(gap, float), 1e-12), color=f"C{i % 10}", lw=1.0, label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("step", fontsize=8)
+    ax.set_title("f − f*", fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=5, ncol=2)
+    for ax in flat[n:]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def lines_figure(
+    series: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    logx: bool = False,
+    logy: bool = True,
+) -> Figure:
+    """Plain lines ``name -> (x, y)``: loss vs step or vs seconds, cost vs parameter count."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for i, (name, (x, y)) in enumerate(series.items()):
+        ax.plot(x, y, marker=".", ms=4, color=f"C{i % 10}", label=name)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def trajectory_animation(
+    fn_grid: tuple[np.ndarray, np.ndarray, np.ndarray],
+    trajectories: Mapping[str, np.ndarray],
+    title: str,
+    frames: int = 60,
+) -> animation.FuncAnimation:
+    """The contour figure, its paths drawn step by step (``frames`` frames over the run)."""
+    fig = contour_figure(fn_grid, {k: np.asarray(v)[:1] for k, v in trajectories.items()}, title)
+    ax = fig.axes[0]
+    lines = ax.get_lines()
+    # contour_figure draws, per optimizer, the path then the start marker.
+    paths = [np.asarray(p) for p in trajectories.values()]
+    n_steps = max(p.shape[0] for p in paths)
+    cuts = np.unique(np.geomspace(1, n_steps, frames).astype(int))
+
+    def draw(k: int):
+        for line, path in zip(lines[0::2], paths, strict=False):
+            line.set_data(path[: cuts[k], 0], path[: cuts[k], 1])
+        ax.set_title(f"{title} — step {cuts[k] - 1}")
+        return lines
+
+    return animation.FuncAnimation(fig, draw, frames=len(cuts), blit=False)

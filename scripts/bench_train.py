@@ -1,0 +1,74 @@
+"""Training throughput of the engine on this machine, with its matmul roofline and PyTorch.
+
+    python scripts/bench_train.py            # full size: 50,000 samples per epoch, ~1 min
+    python scripts/bench_train.py --no-torch
+
+Prints one run's samples/s, five runs' model-samples/s (five learning rates sharing each batch,
+and five seeds each with its own),
+compile time, the measured matmul FLOP/s, the MLP's FLOPs per sample, the fraction of the
+roofline reached, and a plain in-memory PyTorch loop's samples/s when torch is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from jaxopt_lab.bench.train_throughput import benchmark
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per measurement")
+    parser.add_argument("--n-train", type=int, default=50_000, help="samples per epoch")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch loop")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    r = benchmark(n_train=args.n_train, epochs=args.epochs, with_torch=not args.no_torch)
+    if args.json:
+        print(json.dumps(r, indent=1))
+        return 0
+    print(f"device                      {r['device']} ({os.cpu_count()} cores)")
+    print(f"load average before/after   {r['load_average'][0]:.2f} / {r['load_average'][1]:.2f}")
+    print(
+        f"one run                     {r['one_run_samples_per_second']:>10,.0f} samples/s  "
+        f"({r['one_run_samples_per_cpu_second']:,.0f} per CPU-second)"
+    )
+    print(
+        f"five runs (5 lrs, 1 prog.)  {r['five_runs_model_samples_per_second']:>10,.0f} "
+        f"model-samples/s  ({r['five_runs_model_samples_per_cpu_second']:,.0f} per CPU-second)"
+    )
+    print(
+        f"five runs (5 seeds)         {r['five_seeds_model_samples_per_second']:>10,.0f} "
+        "model-samples/s"
+    )
+    print(
+        f"compile (epoch program)     {r['compile_seconds']:>10.2f} s   (five runs: "
+        f"{r['five_runs_compile_seconds']:.2f} s)"
+    )
+    print(f"matmul 1024³ float32        {r['matmul_flops_per_second'] / 1e9:>10.1f} GFLOP/s")
+    print(
+        f"matmul 32×784×128 (MLP's)   {r['mlp_matmul_flops_per_second'] / 1e9:>10.1f} GFLOP/s "
+        f"-> {r['mlp_matmul_roofline_samples_per_second']:,.0f} samples/s at that rate"
+    )
+    print(f"MLP FLOPs per sample        {r['flops_per_sample']:>10,}")
+    print(f"roofline (1024³ rate)       {r['roofline_samples_per_second']:>10,.0f} samples/s")
+    print(
+        f"fraction of roofline        {r['one_run_roofline_fraction']:>10.2f} (one run), "
+        f"{r['five_runs_roofline_fraction']:.2f} (five runs)"
+    )
+    torch = r["torch"]
+    if torch is None:
+        print("pytorch                     not installed (pip install '.[torch]')")
+    else:
+        print(
+            f"pytorch {torch['version']:<19} {torch['samples_per_second']:>10,.0f} samples/s "
+            f"({torch['threads']} thread(s)); engine / pytorch = {torch['engine_speedup']:.1f}x"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

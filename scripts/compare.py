@@ -1,0 +1,62 @@
+"""Run a study from its config and write its report.
+
+    python scripts/compare.py --config configs/studies/seed_table.yaml --out runs/seed_table
+    python scripts/compare.py --config configs/studies/seed_table.yaml --out /tmp/quick \
+        --set train.epochs=2 train.seeds=[0,1] data.train_size=2000 --quiet
+
+A run directory already holding finished run sets keeps them (an interrupted one is resumed);
+--overwrite retrains everything. Ends by printing where the report is and its headline table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from jaxopt_lab.config import ConfigError
+from jaxopt_lab.studies.compare import run_study
+from jaxopt_lab.studies.report import ReportError
+from jaxopt_lab.studies.spec import load_spec
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--config", required=True, help="study YAML, e.g. configs/studies/seed_table.yaml"
+    )
+    parser.add_argument("--out", required=True, help="run directory, e.g. runs/seed_table")
+    parser.add_argument(
+        "--set",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override for every row (train.epochs=2) or the study (tuning.sweep_seeds=[0])",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="retrain every run set in --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+
+    def on_set(k: int, n: int, where: str, rows: Sequence[str]) -> None:
+        print(f"[{k}/{n}] {where}: {', '.join(rows)}", flush=True)
+
+    started = time.perf_counter()
+    try:
+        spec = load_spec(args.config, args.set)
+        spec["source"] = args.config
+        report = run_study(
+            spec, args.out, overwrite=args.overwrite, quiet=args.quiet, on_set=on_set
+        )
+    except (ConfigError, ReportError, ValueError, FileExistsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"\nstudy {spec['study']} done in {time.perf_counter() - started:.1f} s")
+    print(f"report: {report.path}\n")
+    print(report.headline)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Config loading: every shipped config validates; bad input names the key and the file."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from jaxopt_lab.config import ConfigError, config_from_dict, config_to_dict, load_config
+
+CONFIGS = Path(__file__).parents[2] / "configs"
+NOTEBOOK = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "adam": 1e-3}
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["sgd", "momentum", "nesterov", "adagrad", "adam", "rmsprop", "adadelta", "nadam", "adamw"],
+)
+def test_every_optimizer_config_loads_with_the_notebook_protocol(name):
+    config = load_config(CONFIGS / f"{name}.yaml")
+    assert config.optimizer.name == name
+    assert (config.train.epochs, config.train.batch_size) == (15, 32)
+    assert config.model.hidden_sizes == [128] and config.model.init == "torch"
+    if name in NOTEBOOK:
+        assert config.optimizer.learning_rate == NOTEBOOK[name]
+
+
+def test_overrides_set_nested_values_parsed_as_yaml():
+    config = load_config(
+        CONFIGS / "adam.yaml",
+        ["train.epochs=3", "train.seeds=[0,1,2]", "optimizer.learning_rate=[1e-3,3e-3]"],
+    )
+    assert config.train.epochs == 3
+    assert config.train.seeds == [0, 1, 2]
+    assert config.optimizer.learning_rates == [1e-3, 3e-3]
+
+
+def test_schedule_and_clipping_can_be_set_from_the_command_line():
+    config = load_config(
+        CONFIGS / "momentum.yaml",
+        [
+            "optimizer.schedule.name=cosine_decay_schedule",
+            "optimizer.schedule.kwargs={init_value: 1.0, decay_steps: 100}",
+            "optimizer.clipping={method: global_norm, threshold: 1.0}",
+        ],
+    )
+    assert config.optimizer.schedule.kwargs["decay_steps"] == 100
+    assert config.optimizer.clipping.method == "global_norm"
+
+
+def test_unknown_key_names_the_key_and_the_file(tmp_path):
+    path = _write(tmp_path, "optimizer: {name: adam, learning_rate: 0.001}\ntrain: {epoch: 3}\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: train\.epoch: unknown key"):
+        load_config(path)
+
+
+def test_wrong_type_names_the_key_and_the_file(tmp_path):
+    path = _write(tmp_path, "optimizer: {name: adam, learning_rate: fast}\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: optimizer\.learning_rate: expected a number"):
+        load_config(path)
+
+
+def test_bad_override_names_the_set_option():
+    with pytest.raises(ConfigError, match=r"--set train\.seeds .*expected a list of an integer"):
+        load_config(CONFIGS / "adam.yaml", ["train.seeds=3"])
+    with pytest.raises(ConfigError, match=r"--set train\.epochz .*unknown key"):
+        load_config(CONFIGS / "adam.yaml", ["train.epochz=3"])
+
+
+@pytest.mark.parametrize(
+    "optimizer, key",
+    [
+        ({"name": "adamm", "learning_rate": 1e-3}, "optimizer.name"),
+        (
+            {"name": "adam", "learning_rate": 1e-3, "hparams": {"beta1": 0.9}},
+            "optimizer.hparams.beta1",
+        ),
+        ({"name": "adam", "learning_rate": 1e-3, "hparams": {"b1": 1.5}}, "optimizer.hparams"),
+        ({"name": "adam", "learning_rate": -1.0}, "optimizer.learning_rate"),
+        (
+            {"name": "adam", "learning_rate": 1e-3, "schedule": {"name": "nope"}},
+            "optimizer.schedule.name",
+        ),
+        (
+            {"name": "adam", "learning_rate": 1e-3, "schedule": {"name": "linear_schedule"}},
+            "optimizer.schedule.kwargs",
+        ),
+        (
+            {"name": "sgd", "learning_rate": 1e-3, "clipping": {"method": "norm", "threshold": 1}},
+            "optimizer.clipping.method",
+        ),
+    ],
+)
+def test_bad_optimizer_values_name_their_key(optimizer, key):
+    with pytest.raises(ConfigError, match="^" + re.escape(f"where.yaml: {key}:")):
+        config_from_dict({"optimizer": optimizer}, source="where.yaml")
+
+
+def test_missing_optimizer_section_is_reported():
+    with pytest.raises(ConfigError, match="optimizer: missing"):
+        config_from_dict({}, source="x.yaml")
+
+
+def test_yaml_1e_minus_3_is_a_float_and_the_dict_round_trips(tmp_path):
+    path = _write(tmp_path, "optimizer: {name: adam, learning_rate: 1e-3}\n")
+    config = load_config(path)
+    assert config.optimizer.learning_rate == 1e-3
+    assert config_from_dict(config_to_dict(config)) == config

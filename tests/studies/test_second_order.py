@@ -1,0 +1,96 @@
+"""Second-order study: curvature products against dense matrices, CG, and a tiny full run."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxopt_lab.studies import second_order as so
+from jaxopt_lab.studies.compare import run_study
+from jaxopt_lab.studies.spec import validate_spec
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def problem(tiny_mnist):
+    return so.Problem(tiny_mnist, hidden=2, n_train=64, n_val=32, seed=0)
+
+
+def test_param_count_matches_the_model(problem):
+    assert problem.size == so.param_count(2) == 1600
+    assert so.hessian_bytes(101_770) == 4 * 101_770**2
+
+
+def test_ggn_vector_product_equals_dense_jt_h_j(problem):
+    theta = problem.theta0
+    jac = jax.jacfwd(lambda t: problem.logits(t, problem.x))(theta)  # [N, 10, P]
+    p = jax.nn.softmax(problem.logits(theta, problem.x))
+    hz = jax.vmap(lambda q: jnp.diag(q) - jnp.outer(q, q))(p) / p.shape[0]  # [N, 10, 10]
+    g = jnp.einsum("nap,nab,nbq->pq", jac, hz, jac)
+    v = jax.random.normal(jax.random.key(1), theta.shape)
+    np.testing.assert_allclose(problem.ggn_vp(theta, v), g @ v, rtol=2e-3, atol=1e-6)
+
+
+def test_conjugate_gradient_solves_an_spd_system():
+    a = jax.random.normal(jax.random.key(0), (20, 20))
+    a = a @ a.T + 20 * jnp.eye(20)
+    b = jnp.arange(20.0)
+    x = so.conjugate_gradient(lambda v: a @ v, b, 40)
+    np.testing.assert_allclose(a @ x, b, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("method", so.METHODS)
+def test_every_method_lowers_the_loss(problem, method):
+    cfg = {
+        "steps": dict.fromkeys(so.METHODS, 4),
+        "damping": 0.1,
+        "cg_iters": 5,
+        "adam_learning_rate": 1e-2,
+    }
+    res = so.train(problem, method, cfg)
+    assert len(res["losses"]) == 5 and len(res["seconds"]) == 5
+    assert res["losses"][-1] < res["losses"][0]
+    assert res["memory_bytes"] > 0 and res["median_step_seconds"] > 0
+
+
+def test_newton_memory_grows_with_the_hessian(tiny_mnist):
+    small = so.Problem(tiny_mnist, 1, 32, 32, 0)
+    cfg = {"steps": dict.fromkeys(so.METHODS, 1), "damping": 1.0}
+    mem1 = so.train(small, "newton", cfg)["memory_bytes"]
+    mem2 = so.train(so.Problem(tiny_mnist, 2, 32, 32, 0), "newton", cfg)["memory_bytes"]
+    assert mem1 >= so.hessian_bytes(small.size) and mem2 > 3 * mem1
+
+
+def test_second_order_study_report(tiny_mnist, tmp_path):
+    spec = validate_spec(
+        {
+            "study": "second_order",
+            "kind": "second_order",
+            "second_order": {
+                "n_train": 64,
+                "n_val": 32,
+                # L-BFGS and Hessian-free are covered above; two methods keep this test short
+                "methods": ["adam", "newton"],
+                "steps": {"adam": 5, "newton": 2},
+                "cg_iters": 3,
+                "damping": 0.1,
+                "curve_hidden": [1],
+                "cost_hidden": [1, 2, 4],
+                "cost_steps": 2,
+                "newton_max_params": 2000,
+                "memory_budget_bytes": 20 * 2**20,
+            },
+        }
+    )
+    report = run_study(spec, tmp_path, data=tiny_mnist)
+    text = report.path.read_text()
+    for name in ("loss_steps_h1.png", "loss_time_h1.png", "cost_time.png", "cost_memory.png"):
+        assert (tmp_path / "figures" / name).read_bytes()[:8] == PNG_MAGIC
+    # h = 4: P = 3,190, a 38.8 MiB Hessian, over the 20 MiB budget; h = 2 (P = 1,600) ran
+    assert "| 4 | 3,190 | newton | exceeds memory |" in text
+    assert "Exact Newton ran up to P = 1,600" in text
+    assert "From P = 3,190 its Hessian alone needs" in text
+    assert "Time per step grows as P^k" in text
