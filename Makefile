@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(PY) scripts/compare.py --config configs/studies/seed_table.yaml --out $(RUN_OUT) --overwrite
+	$(PY) scripts/compare.py --config configs/studies/seed_table.yaml --out $(RUN_OUT)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,13 +1,15 @@
 """Typed training configuration: dataclasses, YAML loading and ``--set`` overrides.
 
-A config file has four sections, each a dataclass below::
+A config file has five sections, each a dataclass below::
 
     model:     {hidden_sizes: [128], activation: relu, init: torch}
     optimizer: {name: adam, learning_rate: 1.0e-3, hparams: {b1: 0.9}, schedule: null,
                 clipping: null}
     train:     {epochs: 15, batch_size: 32, seeds: [0], last_batch: mask,
-                eval_test_every_epoch: false}
+                eval_test_every_epoch: false, devices: null}
     data:      {source: auto, cache_dir: null, split_seed: 0, train_size: null}
+    distributed: {coordinator_address: null, num_processes: null, process_id: null,
+                  initialization_timeout: 300}
 
 Missing keys take the defaults shown; unknown keys, wrong types and bad values raise
 ``ConfigError`` naming the key and where it came from (the file, or ``--set``). A
@@ -32,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import jax
 import optax
 import yaml
 
@@ -113,6 +116,12 @@ class TrainConfig:
 
     ``last_batch: mask`` trains the last partial batch (50,000 = 1,562·32 + 16) as a batch whose
     loss is the mean over its real samples, as the notebook's DataLoader does; ``drop`` skips it.
+
+    ``devices`` is the number of devices each batch is split over (data parallelism, see
+    docs/distributed.md): ``null`` uses every device when ``batch_size`` divides evenly over
+    them (else the most that divide it), 1 the single-device path. It changes where the runs
+    are computed, not what: metrics agree to float32 rounding, and a run may resume on
+    another device count.
     """
 
     epochs: int = 15
@@ -121,6 +130,7 @@ class TrainConfig:
     last_batch: str = "mask"
     eval_test_every_epoch: bool = False
     checkpoint_every: int = 1
+    devices: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,6 +148,23 @@ class DataConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class DistributedConfig:
+    """Several processes (hosts) training one run set through ``jax.distributed``.
+
+    ``coordinator_address`` is ``host:port`` of process 0, which hosts the coordinator; a
+    missing value is read from ``JAX_COORDINATOR_ADDRESS``, ``JAX_NUM_PROCESSES`` and
+    ``JAX_PROCESS_ID``, so one config file serves every host. No address anywhere: one
+    process. A process other than 0 waits at most ``initialization_timeout`` seconds for the
+    coordinator. These settings never change results, so resuming ignores them.
+    """
+
+    coordinator_address: str | None = None
+    num_processes: int | None = None
+    process_id: int | None = None
+    initialization_timeout: int = 300
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """A whole training configuration."""
 
@@ -145,6 +172,7 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    distributed: DistributedConfig = dataclasses.field(default_factory=DistributedConfig)
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
@@ -344,7 +372,7 @@ def _describe(value: Any) -> str:
 
 
 def _check_values(config: Config, where: _Where) -> None:
-    m, o, t, d = config.model, config.optimizer, config.train, config.data
+    m, o, t, d, p = config.model, config.optimizer, config.train, config.data, config.distributed
     if not m.hidden_sizes or any(h < 1 for h in m.hidden_sizes):
         raise where.error("model.hidden_sizes", f"needs ≥ 1 positive sizes, got {m.hidden_sizes}")
     _one_of(where, "model.activation", m.activation, ACTIVATIONS)
@@ -362,6 +390,22 @@ def _check_values(config: Config, where: _Where) -> None:
     _one_of(where, "train.last_batch", t.last_batch, LAST_BATCH)
     if d.train_size is not None and d.train_size < 1:
         raise where.error("data.train_size", f"must be ≥ 1 or null, got {d.train_size}")
+    if t.devices is not None and t.devices < 1:
+        raise where.error("train.devices", f"must be ≥ 1 or null, got {t.devices}")
+    if p.num_processes is not None and p.num_processes < 1:
+        raise where.error(
+            "distributed.num_processes", f"must be ≥ 1 or null, got {p.num_processes}"
+        )
+    if p.process_id is not None and not (0 <= p.process_id < (p.num_processes or p.process_id + 1)):
+        raise where.error(
+            "distributed.process_id",
+            f"must be in 0 … num_processes − 1, got {p.process_id} of {p.num_processes}",
+        )
+    if p.initialization_timeout < 1:
+        raise where.error(
+            "distributed.initialization_timeout",
+            f"must be ≥ 1 (seconds), got {p.initialization_timeout}",
+        )
 
 
 def _check_optimizer(o: OptimizerConfig, where: _Where) -> None:
@@ -396,7 +440,9 @@ def _check_optimizer(o: OptimizerConfig, where: _Where) -> None:
         _one_of(where, "optimizer.schedule.name", o.schedule.name, SCHEDULES)
         try:
             schedule = getattr(optax, o.schedule.name)(**o.schedule.kwargs)
-            float(schedule(0))
+            # Traced, not run: running it would start JAX's backend, after which
+            # jax.distributed can no longer be initialised.
+            jax.eval_shape(schedule, 0)
         except (TypeError, ValueError) as error:
             raise where.error("optimizer.schedule.kwargs", str(error)) from None
     if o.clipping is not None:

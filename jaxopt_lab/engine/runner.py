@@ -1,7 +1,8 @@
 """``train``: a config (or several) in, a finished output directory out.
 
-config → data on the device → compiled epoch (loop.py) → metrics.jsonl, checkpoints,
-summary.json (outputs.py, checkpoint.py)
+config → data on the device(s) → compiled epoch (loop.py) → metrics.jsonl, checkpoints,
+summary.json (outputs.py, checkpoint.py). On several devices or processes the same programs run
+data parallel (distributed.py); only process 0 writes the outputs.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import yaml
 
 from jaxopt_lab.config import Config, config_to_dict
 from jaxopt_lab.data.splits import MNIST, Split, flatten, normalize
-from jaxopt_lab.engine import outputs
+from jaxopt_lab.engine import distributed, outputs
 from jaxopt_lab.engine.checkpoint import load_checkpoint, save_checkpoint
 from jaxopt_lab.engine.loop import (
     RunSetSpec,
@@ -108,36 +108,51 @@ def train_many(
     """
     started = time.perf_counter()
     labels, first = _check_groups(configs)
+    # Before any other JAX call: joining other processes needs an uninitialised backend.
+    distributed.initialize(first.distributed)
+    place = distributed.placement(first.train.devices, first.train.batch_size)
+    writer = distributed.is_writer()
     single = len(configs) == 1
     resolved = (
         config_to_dict(first) if single else {k: config_to_dict(c) for k, c in configs.items()}
     )
     out_dir = Path(out_dir)
-    resuming = outputs.prepare_out_dir(out_dir, resume=resume, overwrite=overwrite)
-    if resuming:
-        _check_same_config(out_dir, resolved)
-    outputs.write_config(out_dir, yaml.safe_dump(resolved, sort_keys=False))
+    resuming = False
+    if writer:
+        resuming = outputs.prepare_out_dir(out_dir, resume=resume, overwrite=overwrite)
+        if resuming:
+            _check_same_config(out_dir, resolved)
+        outputs.write_config(out_dir, yaml.safe_dump(resolved, sort_keys=False))
 
-    splits = _device_splits(first, data)
+    splits = _device_splits(first, data, place)
     x_train, y_train = splits["train"]
     x_val, y_val = splits["val"]
     x_test, y_test = splits["test"]
-    seeds = jnp.asarray(first.train.seeds, jnp.int32)
-    rates = tuple(jnp.asarray(c.optimizer.learning_rates, jnp.float32) for c in configs.values())
+    seeds = place.put(np.asarray(first.train.seeds, np.int32))
+    rates = tuple(
+        place.put(np.asarray(c.optimizer.learning_rates, np.float32)) for c in configs.values()
+    )
     runs = _runs(labels, configs)
 
     compile_start = time.perf_counter()
-    programs = _programs(configs, splits, seeds, rates, unroll)
+    programs = _programs(configs, splits, seeds, rates, unroll, place)
     compile_seconds = time.perf_counter() - compile_start
     spec, epoch_fn, evaluate_test = programs.spec, programs.epoch, programs.evaluate
 
     states = programs.init(seeds, rates)
     done, records = 0, []
-    if resuming:
-        restored = load_checkpoint(out_dir / outputs.CHECKPOINTS, states)
-        if restored is not None:
-            done, states = restored[0], jax.device_put(restored[1])
+    if distributed.broadcast(np.asarray(resuming)):
+        # Process 0 reads the checkpoint and sends it: other hosts need no shared disk.
+        restored = load_checkpoint(out_dir / outputs.CHECKPOINTS, states) if writer else None
+        if restored is None:  # no checkpoint yet, or a receiving process: a placeholder
+            restored = (0, place.to_host(states))
+        epoch, leaves = distributed.broadcast((np.asarray(restored[0]), restored[1]))
+        done = int(epoch)
+        if done > 0:
+            states = place.put(leaves)
+        if writer:
             records = [r for r in outputs.read_metrics(out_dir) if r["epoch"] <= done]
+        records = distributed.broadcast_json(records)
     if done > first.train.epochs:
         raise ValueError(
             f"cannot resume {out_dir} to train.epochs={first.train.epochs}: its checkpoint is "
@@ -145,27 +160,30 @@ def train_many(
         )
 
     epochs = first.train.epochs
-    display = None if quiet else ProgressBar(epochs, done, "/".join(labels))
+    display = None if quiet or not writer else ProgressBar(epochs, done, "/".join(labels))
     try:
         for epoch in range(done + 1, epochs + 1):
             tick = time.perf_counter()
-            order = jax.device_put(epoch_orders(spec, first.train.seeds, epoch))
+            order = place.put_order(epoch_orders(spec, first.train.seeds, epoch))
             states, metrics = epoch_fn(
-                states, jnp.int32(epoch), order, rates, x_train, y_train, x_val, y_val
+                states, place.put(np.int32(epoch)), order, rates, x_train, y_train, x_val, y_val
             )
-            metrics = jax.device_get(metrics)
+            metrics = place.to_host(metrics)
             seconds = time.perf_counter() - tick
-            diverged = [np.asarray(s.diverged) for s in states]
+            diverged = [place.to_host(s.diverged) for s in states]
             test = None
             if first.train.eval_test_every_epoch:
-                test = jax.device_get(evaluate_test(states, x_test, y_test))
+                test = place.to_host(evaluate_test(states, x_test, y_test))
             new = outputs.epoch_records(runs, epoch, seconds, metrics, diverged, test)
             records.extend(new)
-            # Metrics before the checkpoint: a crash in between leaves metrics ahead of the
-            # checkpoint, which resume truncates and recomputes bitwise.
-            outputs.write_metrics(out_dir, records)
-            if epoch % first.train.checkpoint_every == 0 or epoch == epochs:
-                save_checkpoint(out_dir / outputs.CHECKPOINTS, epoch, states)
+            checkpoint = epoch % first.train.checkpoint_every == 0 or epoch == epochs
+            host_states = place.to_host(states) if checkpoint else None
+            if writer:
+                # Metrics before the checkpoint: a crash in between leaves metrics ahead of
+                # the checkpoint, which resume truncates and recomputes bitwise.
+                outputs.write_metrics(out_dir, records)
+                if checkpoint:
+                    save_checkpoint(out_dir / outputs.CHECKPOINTS, epoch, host_states)
             progress = _progress(new, epoch, epochs, seconds, spec.samples_per_epoch)
             if display is not None:
                 display(progress)
@@ -175,19 +193,19 @@ def train_many(
         if display is not None:
             display.close()
 
-    test = jax.device_get(evaluate_test(states, x_test, y_test))
-    device = jax.devices()[0]
+    test = place.to_host(evaluate_test(states, x_test, y_test))
     summary = outputs.build_summary(
         runs,
         records,
-        [np.asarray(s.diverged_epoch) for s in states],
+        [place.to_host(s.diverged_epoch) for s in states],
         test,
         wall_seconds=time.perf_counter() - started,
         compile_seconds=compile_seconds,
-        device=_describe(device),
+        device=place.describe(_describe(jax.devices()[0])),
         epochs_completed=epochs,
     )
-    outputs.write_summary(out_dir, summary)
+    if writer:
+        outputs.write_summary(out_dir, summary)
     return summary
 
 
@@ -208,12 +226,14 @@ def _programs(
     seeds: jax.Array,
     rates: tuple[jax.Array, ...],
     unroll: int,
+    place: distributed.Placement,
 ) -> _Programs:
     """The compiled init, epoch and evaluation programs, reused within a process.
 
     A program depends on the model, the optimizers (not their learning-rate values, which are
     arguments), the batch and the array shapes, not on seeds, epochs or output settings; studies
-    that train many run sets of one shape compile once.
+    that train many run sets of one shape compile once. Over a mesh, the state and the metrics
+    are replicated and each batch is split (``distributed.py``).
     """
     first = next(iter(configs.values()))
     key = json.dumps(
@@ -225,6 +245,7 @@ def _programs(
             ],
             "batch": [first.train.batch_size, first.train.last_batch, unroll],
             "shapes": [list(a.shape) for pair in splits.values() for a in pair] + [len(seeds)],
+            "devices": [] if place.mesh is None else [d.id for d in place.mesh.devices.flat],
         },
         sort_keys=True,
     )
@@ -238,16 +259,19 @@ def _programs(
         batch_size=first.train.batch_size,
         last_batch=first.train.last_batch,
         unroll=unroll,
+        batch_sharding=place.batch,
     )
-    init = compile_init(spec, seeds, rates)
-    order = jax.device_put(epoch_orders(spec, [int(s) for s in seeds], 1))
+    # One device: jit places everything, as the engine always did.
+    out = {} if place.mesh is None else {"out_shardings": place.replicated}
+    init = compile_init(spec, seeds, rates, place.replicated)
+    order = place.put_order(epoch_orders(spec, first.train.seeds, 1))
     states = init(seeds, rates)
     x_test, y_test = splits["test"]
     epoch = (
-        jax.jit(make_epoch(spec), donate_argnums=0)
+        jax.jit(make_epoch(spec), donate_argnums=0, **out)
         .lower(
             states,
-            jnp.int32(1),
+            place.put(np.int32(1)),
             order,
             rates,
             *splits["train"],
@@ -255,7 +279,7 @@ def _programs(
         )
         .compile()
     )
-    evaluate = jax.jit(make_evaluate(spec)).lower(states, x_test, y_test).compile()
+    evaluate = jax.jit(make_evaluate(spec), **out).lower(states, x_test, y_test).compile()
     _PROGRAMS[key] = _Programs(spec, init, epoch, evaluate)
     if len(_PROGRAMS) > _PROGRAMS_KEPT:
         _PROGRAMS.popitem(last=False)
@@ -288,23 +312,33 @@ def _check_groups(configs: Mapping[str, Config]) -> tuple[list[str], Config]:
 
 def _check_same_config(out_dir: Path, resolved: dict[str, Any]) -> None:
     saved = outputs.read_config(out_dir)
-    if saved is not None and _without_epochs(saved) != _without_epochs(resolved):
+    if saved is not None and _protocol(saved) != _protocol(resolved):
         raise ValueError(
             f"cannot resume {out_dir}: its {outputs.CONFIG} differs from this config (only "
-            "train.epochs may change); use --overwrite or another --out"
+            "train.epochs and where it runs may change); use --overwrite or another --out"
         )
 
 
-def _without_epochs(doc: Any) -> Any:
+RESUMABLE_TRAIN_KEYS = ("epochs", "devices")
+
+
+def _protocol(doc: Any) -> Any:
+    """The config without what a resume may change: the epochs to reach, and the devices and
+    processes (which change float rounding only); configs written before those keys existed
+    compare equal."""
     if isinstance(doc, dict) and "train" in doc:
-        return {**doc, "train": {k: v for k, v in doc["train"].items() if k != "epochs"}}
+        train = {k: v for k, v in doc["train"].items() if k not in RESUMABLE_TRAIN_KEYS}
+        return {**{k: v for k, v in doc.items() if k != "distributed"}, "train": train}
     if isinstance(doc, dict):
-        return {k: _without_epochs(v) for k, v in doc.items()}
+        return {k: _protocol(v) for k, v in doc.items()}
     return doc
 
 
-def _device_splits(config: Config, data: MNIST | None) -> dict[str, tuple[jax.Array, jax.Array]]:
-    """Images [N, 784] and int32 labels on the device."""
+def _device_splits(
+    config: Config, data: MNIST | None, place: distributed.Placement
+) -> dict[str, tuple[jax.Array, jax.Array]]:
+    """Images [N, 784] and int32 labels on the device(s): the training split replicated (each
+    device gathers its part of a batch from it), the evaluation splits by rows."""
     if data is None:
         from jaxopt_lab.data import load_mnist  # the data layer; imported only when needed
 
@@ -322,9 +356,11 @@ def _device_splits(config: Config, data: MNIST | None) -> dict[str, tuple[jax.Ar
 
     def put(split: Split, normalized: bool) -> tuple[jax.Array, jax.Array]:
         images = flatten(np.asarray(split.images, np.uint8))
+        labels = np.asarray(split.labels, np.int32)
         if normalized:
             images = normalize(images)
-        return jax.device_put(images), jax.device_put(np.asarray(split.labels, np.int32))
+            return place.put_rows(images), place.put_rows(labels)
+        return place.put(images), place.put(labels)
 
     # Training batches are gathered as uint8 and normalised in the step (4x less memory);
     # the evaluation splits are normalised once here rather than at every evaluation.

@@ -18,8 +18,7 @@ from jaxopt_lab.engine.loop import (
 from jaxopt_lab.engine.optimizer import make_transform
 from jaxopt_lab.engine.step import normalize_pixels, train_step
 from jaxopt_lab.model import make_model
-
-from .conftest import synthetic_split
+from tests.synthetic import synthetic_split
 
 TRAIN, VAL = synthetic_split(300, 1), synthetic_split(64, 2)
 DATA = (

@@ -1,0 +1,243 @@
+"""Data parallelism: 4 devices and 2 processes train as 1 device does; bad setups fail clearly.
+
+Several devices and processes need a fresh JAX, so those runs are subprocesses (with a time
+bound, killed on failure); the reference single-device run trains in this process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxopt_lab.config import ConfigError, DistributedConfig
+from jaxopt_lab.engine import train
+from jaxopt_lab.engine.distributed import placement, process_settings
+from tests.synthetic import synthetic_mnist
+
+from .conftest import tiny_config
+
+ROOT = Path(__file__).parents[2]
+TIMEOUT = 120
+# 256 = 16 batches of 16; 2 seeds × 2 learning rates: vmapped runs on the split batch.
+SETUP = """
+import json, sys
+import jax
+from jaxopt_lab.engine import train
+from tests.engine.conftest import tiny_config
+from tests.synthetic import synthetic_mnist
+DATA = synthetic_mnist(256, 64)
+def config(**train):
+    return tiny_config(
+        optimizer={"name": "adam", "learning_rate": [1e-3, 3e-3]},
+        train={"epochs": 1, "batch_size": 16, "seeds": [0, 1], **train},
+        distributed={"initialization_timeout": 30},
+    )
+def finals(summary):
+    return {r["run"]: [*r["final"].values(), r["test_loss"]] for r in summary["runs"]}
+"""
+
+FOUR_DEVICES = (
+    SETUP
+    + """
+from jaxopt_lab.engine import runner
+from jaxopt_lab.engine.distributed import placement
+one = train(config(devices=1), sys.argv[1] + "/one", quiet=True, data=DATA)
+four = train(config(), sys.argv[1] + "/four", quiet=True, data=DATA)  # default: every device
+program = next(reversed(runner._PROGRAMS.values()))
+indices, weights = program.epoch.input_shardings[0][2]
+place = placement(None, 16)
+order = place.put_order((jax.numpy.zeros((2, 16, 16), "int32"), jax.numpy.ones((16, 16))))
+try:
+    train(config(devices=4, batch_size=18), sys.argv[1] + "/bad", quiet=True, data=DATA)
+    error = None
+except ValueError as e:
+    error = str(e)
+print(json.dumps({
+    "one": finals(one), "four": finals(four), "devices": [one["device"], four["device"]],
+    "order_spec": [list(indices.spec), list(weights.spec)],
+    "shard_shapes": sorted({s.data.shape for s in order[0].addressable_shards}),
+    "per_device_batch": "f32[4,784]" in program.epoch.as_text(),
+    "default_for_10": placement(None, 10).device_count,
+    "error": error,
+}))
+"""
+)
+
+ONE_PROCESS_OF_TWO = (
+    SETUP
+    + """
+summary = train(config(), sys.argv[1], quiet=True, data=DATA)
+# Resumed to a second epoch: process 0 sends its checkpoint and records to process 1.
+resumed = train(config(epochs=2), sys.argv[1], resume=True, quiet=True, data=DATA)
+print(json.dumps({"process": jax.process_index(), "device": summary["device"],
+                  "finals": finals(summary), "resumed": finals(resumed),
+                  "best": [r["best"] for r in resumed["runs"]]}))
+"""
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(code: str, arg: str, **env: str) -> subprocess.Popen:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
+    environment.pop("XLA_FLAGS", None)
+    environment.update(JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT), **env)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, arg],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, killed as a whole below
+    )
+
+
+def _finish(processes: list[subprocess.Popen], timeout: float = TIMEOUT) -> list[str]:
+    """Every process's stdout; on a failure or timeout, kill them all and show stderr."""
+    deadline = time.monotonic() + timeout
+    outputs = []
+    try:
+        for process in processes:
+            out, err = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            if process.returncode != 0:
+                pytest.fail(f"subprocess failed ({process.returncode}):\n{err[-3000:]}")
+            outputs.append(out)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    return outputs
+
+
+def _last_json(stdout: str) -> dict:
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def _finals(summary: dict) -> dict:
+    return {r["run"]: [*r["final"].values(), r["test_loss"]] for r in summary["runs"]}
+
+
+def _assert_close(actual: dict, expected: dict) -> None:
+    assert actual.keys() == expected.keys()
+    for run, values in expected.items():
+        np.testing.assert_allclose(actual[run], values, rtol=2e-5, atol=1e-6, err_msg=run)
+
+
+def test_four_devices_split_the_batch_and_match_one_device(tmp_path):
+    flags = "--xla_force_host_platform_device_count=4"
+    (out,) = _finish([_start(FOUR_DEVICES, str(tmp_path), XLA_FLAGS=flags)])
+    result = _last_json(out)
+    assert result["devices"] == ["cpu", "cpu × 4"]
+    _assert_close(result["four"], result["one"])
+    # The epoch's indices are split along the batch axis: each device holds 16 / 4 columns,
+    # and the step computes on [4, 784] inputs, not on the whole batch.
+    assert result["order_spec"] == [[None, None, "data"], [None, "data"]]
+    assert result["shard_shapes"] == [[2, 16, 4]]
+    assert result["per_device_batch"]
+    assert result["default_for_10"] == 2  # the most devices that divide the batch
+    assert "train.batch_size=18" in result["error"] and "4 devices" in result["error"]
+    assert "multiple of 4" in result["error"]
+
+
+def test_two_processes_agree_with_one_process_resume_and_only_process_0_writes(tmp_path):
+    port = _free_port()
+    outs = [tmp_path / "p0", tmp_path / "p1"]
+    processes = [
+        _start(
+            ONE_PROCESS_OF_TWO,
+            str(out),
+            JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
+            JAX_NUM_PROCESSES="2",
+            JAX_PROCESS_ID=str(index),
+        )
+        for index, out in enumerate(outs)
+    ]
+    results = [_last_json(out) for out in _finish(processes)]
+    config = tiny_config(
+        optimizer={"name": "adam", "learning_rate": [1e-3, 3e-3]},
+        train={"epochs": 1, "batch_size": 16, "seeds": [0, 1]},
+    )
+    data = synthetic_mnist(256, 64)
+    one_epoch = _finals(train(config, tmp_path / "ref1", quiet=True, data=data))
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=2))
+    two_epochs = train(config, tmp_path / "ref2", quiet=True, data=data)
+    assert [r["process"] for r in results] == [0, 1]
+    for result in results:
+        assert result["device"] == "cpu × 2 (2 processes)"
+        _assert_close(result["finals"], one_epoch)
+        _assert_close(result["resumed"], _finals(two_epochs))
+        assert [b["epoch"] for b in result["best"]] == [
+            r["best"]["epoch"] for r in two_epochs["runs"]
+        ]
+    assert (outs[0] / "summary.json").exists() and (outs[0] / "checkpoints").is_dir()
+    assert not outs[1].exists()
+
+
+def test_an_unreachable_coordinator_fails_in_bounded_time_naming_the_address(tmp_path):
+    address = f"127.0.0.1:{_free_port()}"  # nothing listens there
+    code = """
+import sys
+from jaxopt_lab.engine import train
+from jaxopt_lab.engine.distributed import CoordinatorUnreachableError
+from tests.engine.conftest import tiny_config
+from tests.synthetic import synthetic_mnist
+config = tiny_config(distributed={
+    "coordinator_address": sys.argv[1], "num_processes": 2, "process_id": 1,
+    "initialization_timeout": 2})
+try:
+    train(config, "unused", quiet=True, data=synthetic_mnist(64, 16))
+except CoordinatorUnreachableError as error:
+    print(error)
+"""
+    started = time.monotonic()
+    (out,) = _finish([_start(code, address)], timeout=60)
+    assert time.monotonic() - started < 30
+    assert f"no JAX coordinator answered at {address} within 2 s" in out
+    assert "start process 0 first" in out
+
+
+def test_process_settings_come_from_the_config_or_the_environment(monkeypatch):
+    for name in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
+        monkeypatch.delenv(name, raising=False)
+    assert process_settings(DistributedConfig()) is None
+    monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "10.0.0.1:1234")
+    monkeypatch.setenv("JAX_NUM_PROCESSES", "4")
+    monkeypatch.setenv("JAX_PROCESS_ID", "3")
+    assert process_settings(DistributedConfig()) == ("10.0.0.1:1234", 4, 3)
+    assert process_settings(DistributedConfig(process_id=0)) == ("10.0.0.1:1234", 4, 0)
+    monkeypatch.delenv("JAX_PROCESS_ID")
+    with pytest.raises(ValueError, match=r"distributed\.process_id"):
+        process_settings(DistributedConfig())
+
+
+def test_device_settings_are_checked():
+    with pytest.raises(ValueError, match=r"train.devices=2 but only 1 device"):
+        placement(2, 16)
+    assert placement(None, 17).mesh is None  # one device: the single-device path
+    with pytest.raises(ConfigError, match=r"train\.devices"):
+        tiny_config(train={"devices": 0})
+    with pytest.raises(ConfigError, match=r"distributed\.process_id"):
+        tiny_config(distributed={"num_processes": 2, "process_id": 2})
+
+
+def test_resume_accepts_another_device_setting(tiny_mnist, tmp_path):
+    train(tiny_config(train={"epochs": 1}), tmp_path, quiet=True, data=tiny_mnist)
+    config = tiny_config(train={"devices": 1}, distributed={"initialization_timeout": 5})
+    summary = train(config, tmp_path, resume=True, quiet=True, data=tiny_mnist)
+    assert summary["epochs_completed"] == 2
