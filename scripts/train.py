@@ -14,8 +14,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+import jax
+
 from jaxopt_lab.config import ConfigError, load_config
-from jaxopt_lab.engine import CheckpointMismatchError, OutputExistsError, train, train_many
+from jaxopt_lab.engine import (
+    CheckpointMismatchError,
+    CoordinatorUnreachableError,
+    OutputExistsError,
+    train,
+    train_many,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,9 +52,24 @@ def main(argv: list[str] | None = None) -> int:
             if len(set(labels)) != len(labels):
                 raise ConfigError(f"two --config files use the same optimizer: {labels}")
             summary = train_many(dict(zip(labels, configs, strict=True)), args.out, **options)
-    except (ConfigError, OutputExistsError, CheckpointMismatchError, ValueError) as error:
+    except (
+        ConfigError,
+        OutputExistsError,
+        CheckpointMismatchError,
+        CoordinatorUnreachableError,
+        ValueError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted; the completed epochs are kept in {args.out}: continue with "
+            "the same command and --resume",
+            file=sys.stderr,
+        )
+        return 130
+    if jax.process_index() != 0:  # only process 0 writes outputs and reports them
+        return 0
     for run in summary["runs"]:
         if run["diverged"]:
             print(f"{run['run']}: diverged at epoch {run['diverged_epoch']}")

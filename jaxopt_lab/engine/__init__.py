@@ -6,8 +6,16 @@ summary = train(load_config("configs/adam.yaml"), "runs/adam")
 """
 
 from jaxopt_lab.engine.checkpoint import CheckpointMismatchError
+from jaxopt_lab.engine.distributed import CoordinatorUnreachableError
 from jaxopt_lab.engine.outputs import OutputExistsError
 from jaxopt_lab.engine.progress import EpochProgress
 from jaxopt_lab.engine.runner import train, train_many
 
-__all__ = ["CheckpointMismatchError", "EpochProgress", "OutputExistsError", "train", "train_many"]
+__all__ = [
+    "CheckpointMismatchError",
+    "CoordinatorUnreachableError",
+    "EpochProgress",
+    "OutputExistsError",
+    "train",
+    "train_many",
+]
