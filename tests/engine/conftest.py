@@ -6,7 +6,7 @@ import pytest
 
 from jaxopt_lab.config import config_from_dict
 from jaxopt_lab.data.splits import MNIST
-from tests.synthetic import synthetic_mnist, synthetic_split  # noqa: F401 (test modules import it from here)
+from tests.synthetic import synthetic_mnist
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from jaxopt_lab.data.splits import MNIST
@@ -9,6 +11,16 @@ from tests.synthetic import synthetic_mnist
 
 # Overrides that shrink any engine study to seconds on the tiny data.
 TINY = ["train.epochs=2", "train.seeds=[0,1]", "model.hidden_sizes=[16]"]
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def summary_runs(run_dir):
+    """Every run of every run set's ``summary.json`` under a study directory."""
+    out = []
+    for path in sorted(run_dir.glob("*/summary.json")):
+        out += json.loads(path.read_text())["runs"]
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -12,15 +11,6 @@ from jaxopt_lab.studies.compare import row_configs, run_sets, run_study
 from jaxopt_lab.studies.report import build_report
 from jaxopt_lab.studies.spec import load_spec, validate_spec
 from tests.studies.conftest import TINY
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _summary_runs(run_dir):
-    out = []
-    for path in sorted(run_dir.glob("*/summary.json")):
-        out += json.loads(path.read_text())["runs"]
-    return out
 
 
 @pytest.fixture(scope="module")

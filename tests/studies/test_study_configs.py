@@ -9,17 +9,7 @@ import pytest
 
 from jaxopt_lab.studies.compare import run_study
 from jaxopt_lab.studies.spec import load_spec
-from tests.studies.conftest import TINY
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _summary_runs(run_dir):
-    out = []
-    for path in sorted(run_dir.glob("*/summary.json")):
-        out += json.loads(path.read_text())["runs"]
-    return out
-
+from tests.studies.conftest import PNG_MAGIC, TINY, summary_runs
 
 # Studies with many rows are cut to their first rows here (compile time grows with the number
 # of optimizer groups in the program); every row's config is still built and validated by
@@ -38,7 +28,7 @@ def test_study_configs_run_and_report(study, tiny_mnist, tmp_path):
     # every row trained together, two seeds each, and the table agrees with summary.json
     table = {a["arm"]: a for a in json.loads((tmp_path / "table.json").read_text())["arms"]}
     assert list(table) == [r["name"] for r in spec["rows"]]
-    runs = _summary_runs(tmp_path)
+    runs = summary_runs(tmp_path)
     for name, arm in table.items():
         mine = [r for r in runs if r["run"].startswith(name + "/") and not r["diverged"]]
         assert arm["n_runs"] == 2
