@@ -124,13 +124,36 @@ def prepare_triad(n: int, warmup: int = 2, dtype: jnp.dtype = jnp.float32) -> Pr
     return PreparedStep(run, compile_s, n, 1, per_element)
 
 
-def matmul_flops(n: int = 1024, repeats: int = 10, dtype: jnp.dtype = jnp.float32) -> float:
-    """Median FLOP/s of a jit-compiled ``[n, n] @ [n, n]`` matmul (2n³ FLOPs per product)."""
-    if n < 1 or repeats < 1:
-        raise ValueError(f"n={n} and repeats={repeats} must both be >= 1.")
+def matmul_flops(
+    n: int = 1024,
+    repeats: int = 10,
+    dtype: jnp.dtype = jnp.float32,
+    *,
+    shape: tuple[int, int, int] | None = None,
+    inner: int = 1,
+) -> float:
+    """Median FLOP/s of a jit-compiled matmul ``[m, k] @ [k, p]`` (2·m·k·p FLOPs per product).
+
+    ``shape=(m, k, p)`` defaults to the square ``(n, n, n)``. ``inner`` dependent products run in
+    one compiled loop, so that for small matmuls (a training step's) the call's dispatch does
+    not count.
+    """
+    m, k, p = shape if shape is not None else (n, n, n)
+    if min(m, k, p, repeats, inner) < 1:
+        raise ValueError(
+            f"n={n}, shape={shape}, repeats={repeats} and inner={inner} must all be >= 1."
+        )
     key_a, key_b = jax.random.split(jax.random.key(0))
-    a = jax.random.normal(key_a, (n, n), dtype)
-    b = jax.random.normal(key_b, (n, n), dtype)
-    matmul = jax.jit(jnp.matmul)
-    jax.block_until_ready(matmul(a, b))
-    return 2 * n**3 / _median_seconds(lambda: matmul(a, b), repeats)
+    a = jax.random.normal(key_a, (m, k), dtype)
+    b = jax.random.normal(key_b, (k, p), dtype) / jnp.sqrt(jnp.asarray(k, dtype))
+
+    @jax.jit
+    def products(a, b):
+        # Each product feeds the next one's left operand, so none can be skipped.
+        def body(_, x):
+            return x + (x @ b)[:, :1]
+
+        return jax.lax.fori_loop(0, inner, body, a)
+
+    jax.block_until_ready(products(a, b))
+    return 2 * m * k * p * inner / _median_seconds(lambda: products(a, b), repeats)

@@ -99,35 +99,6 @@ def engine_throughput(
     }
 
 
-def matmul_flops_per_second(
-    m: int = 1024, k: int = 1024, n: int = 1024, *, inner: int = 20, repeats: int = 5
-) -> float:
-    """Measured float32 FLOP/s of ``[m, k] @ [k, n]`` (2·m·k·n FLOPs), best of ``repeats``.
-
-    ``inner`` dependent products run in one compiled loop, so dispatch does not count.
-    """
-    rng = np.random.default_rng(0)
-    a = jax.device_put(rng.standard_normal((m, k), np.float32))
-    b = jax.device_put(rng.standard_normal((k, n), np.float32) / np.sqrt(k))
-
-    @jax.jit
-    def products(a, b):
-        # Each product feeds the next one's left operand, so none can be skipped.
-        def body(_, x):
-            y = x @ b
-            return x + y[:, :1]
-
-        return jax.lax.fori_loop(0, inner, body, a)
-
-    jax.block_until_ready(products(a, b))
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(products(a, b))
-        best = min(best, time.perf_counter() - start)
-    return 2 * m * k * n * inner / best
-
-
 def roofline(flops_per_second: float, model: ModelConfig | None = None) -> dict[str, float]:
     """FLOPs per training sample and the samples/s a perfect matmul-bound step would reach."""
     flops = count_flops_per_sample(model or ModelConfig())
@@ -208,7 +179,7 @@ def benchmark(
     five = engine_throughput(runs=5, epochs=epochs, n_train=n_train, n_val=n_val)
     five_seeds = engine_throughput(seeds=5, epochs=epochs, n_train=n_train, n_val=n_val)
     flops = matmul_flops(matmul_size)  # the project's one definition (bench/roofline.py)
-    mlp_flops = matmul_flops_per_second(32, 784, 128, inner=200)
+    mlp_flops = matmul_flops(shape=(32, 784, 128), inner=200, repeats=5)
     roof = roofline(flops)
     result: dict[str, Any] = {
         "one_run_samples_per_second": one["samples_per_second"],
