@@ -27,16 +27,37 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
-import re
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import jax
 import optax
-import yaml
+
+from jaxopt_lab._typed_yaml import (
+    ConfigError,
+    Where,
+    apply_overrides,
+    build,
+    one_of,
+    read_mapping,
+    to_dict,
+)
+
+__all__ = [
+    "ClippingConfig",
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "DistributedConfig",
+    "ModelConfig",
+    "OptimizerConfig",
+    "ScheduleConfig",
+    "TrainConfig",
+    "config_from_dict",
+    "config_to_dict",
+    "load_config",
+]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "silu", "elu")
 INITS = ("torch", "flax")
@@ -57,10 +78,6 @@ SCHEDULES = (
     "warmup_cosine_decay_schedule",
     "warmup_exponential_decay_schedule",
 )
-
-
-class ConfigError(ValueError):
-    """A config value is missing, unknown, of the wrong type or out of range."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,19 +202,10 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
 
     Raises:
       ConfigError: naming the key and the file (or ``--set``) for unknown keys, wrong types and
-        invalid values; FileNotFoundError when ``path`` does not exist.
+        invalid values, and for a missing file or a directory.
     """
-    path = Path(path)
-    raw = _parse_yaml(path.read_text(), str(path))
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping, got {type(raw).__name__}")
-    overridden: set[str] = set()
-    for item in overrides:
-        key, value = _parse_override(item, str(path))
-        _set_dotted(raw, key, value, str(path))
-        overridden.add(key)
+    raw = read_mapping(path)
+    overridden = apply_overrides(raw, overrides, str(path))
     return config_from_dict(raw, source=str(path), overridden=overridden)
 
 
@@ -205,178 +213,26 @@ def config_from_dict(
     data: Mapping[str, Any], source: str = "<dict>", overridden: set[str] | None = None
 ) -> Config:
     """Validate a plain dict (as read from YAML) into a ``Config``; errors name ``source``."""
-    where = _Where(source, overridden or set())
-    config = _build(Config, data, "", where)
+    where = Where(source, frozenset(overridden or ()))
+    config = build(Config, data, where)
     _check_values(config, where)
     return config
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:
     """The config as plain YAML-able data (``config_from_dict`` inverts it)."""
-    return dataclasses.asdict(config)
-
-
-# --- parsing -------------------------------------------------------------------------------
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads ``1e-3`` as a string; accept the YAML 1.2 float forms."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
-
-
-def _parse_yaml(text: str, source: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{source}: not valid YAML: {error}") from None
-
-
-def _parse_override(item: str, source: str) -> tuple[str, Any]:
-    key, sep, text = item.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise ConfigError(
-            f"--set {item!r} (config {source}): expected key.sub=value, e.g. train.epochs=3"
-        )
-    return key, _parse_yaml(text, f"--set {item!r}")
-
-
-def _set_dotted(raw: dict[str, Any], key: str, value: Any, source: str) -> None:
-    node = raw
-    parts = key.split(".")
-    for i, part in enumerate(parts[:-1]):
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            raise ConfigError(
-                f"--set {key}=… (config {source}): {'.'.join(parts[: i + 1])} is not a mapping"
-            )
-        node = child
-    node[parts[-1]] = value
-
-
-@dataclasses.dataclass(frozen=True)
-class _Where:
-    source: str
-    overridden: set[str]
-
-    def error(self, key: str, message: str) -> ConfigError:
-        origin = f"--set {key} (config {self.source})" if self._from_set(key) else self.source
-        return ConfigError(f"{origin}: {key}: {message}")
-
-    def _from_set(self, key: str) -> bool:
-        return any(key == k or key.startswith(k + ".") for k in self.overridden)
-
-
-def _build(cls: type, data: Any, prefix: str, where: _Where) -> Any:
-    """Build dataclass ``cls`` from ``data``, checking keys and types recursively."""
-    section = prefix.rstrip(".") or "config"
-    if not isinstance(data, Mapping):
-        raise where.error(section, f"expected a mapping, got {_describe(data)}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = [k for k in data if k not in fields]
-    if unknown:
-        raise where.error(
-            prefix + str(unknown[0]), f"unknown key; {section} accepts {', '.join(fields)}"
-        )
-    values = {}
-    for name, field in fields.items():
-        key = prefix + name
-        if name not in data:
-            if (
-                field.default is dataclasses.MISSING
-                and field.default_factory is dataclasses.MISSING
-            ):
-                raise where.error(key, "missing (required)")
-            continue
-        values[name] = _coerce(hints[name], data[name], key, where)
-    return cls(**values)
-
-
-def _coerce(hint: Any, value: Any, key: str, where: _Where) -> Any:
-    """Check ``value`` against the type ``hint`` (ints are accepted as floats)."""
-    origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, key + ".", where)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(hint)
-        if value is None and type(None) in options:
-            return None
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _coerce(option, value, key, where)
-            except ConfigError as error:
-                errors.append(error)
-        if len(errors) == 1:
-            raise errors[0]
-        raise where.error(key, f"expected {_type_name(hint)}, got {_describe(value)}")
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        if not isinstance(value, list):
-            raise where.error(key, f"expected {_type_name(hint)}, got {_describe(value)}")
-        return [_coerce(item, v, f"{key}[{i}]", where) for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise where.error(key, f"expected a mapping, got {_describe(value)}")
-        return dict(value)
-    if hint is Any:
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise where.error(key, f"expected a number, got {_describe(value)}")
-        return float(value)
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise where.error(key, f"expected an integer, got {_describe(value)}")
-        return value
-    if hint is bool or hint is str:
-        if not isinstance(value, hint):
-            raise where.error(key, f"expected {hint.__name__}, got {_describe(value)}")
-        return value
-    raise TypeError(f"config field {key} has an unsupported type {hint!r}")  # a bug, not input
-
-
-def _type_name(hint: Any) -> str:
-    if typing.get_origin(hint) is list:
-        return f"a list of {_type_name(typing.get_args(hint)[0])}"
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(h) for h in typing.get_args(hint) if h is not type(None))
-    return {float: "a number", int: "an integer", str: "a string", bool: "a bool"}.get(
-        hint, str(hint)
-    )
-
-
-def _describe(value: Any) -> str:
-    return f"{type(value).__name__} {value!r}"
+    return to_dict(config)
 
 
 # --- value checks --------------------------------------------------------------------------
 
 
-def _check_values(config: Config, where: _Where) -> None:
+def _check_values(config: Config, where: Where) -> None:
     m, o, t, d, p = config.model, config.optimizer, config.train, config.data, config.distributed
     if not m.hidden_sizes or any(h < 1 for h in m.hidden_sizes):
         raise where.error("model.hidden_sizes", f"needs ≥ 1 positive sizes, got {m.hidden_sizes}")
-    _one_of(where, "model.activation", m.activation, ACTIVATIONS)
-    _one_of(where, "model.init", m.init, INITS)
+    one_of(where, "model.activation", m.activation, ACTIVATIONS)
+    one_of(where, "model.init", m.init, INITS)
     _check_optimizer(o, where)
     for key, value, low in (
         ("train.epochs", t.epochs, 1),
@@ -387,7 +243,7 @@ def _check_values(config: Config, where: _Where) -> None:
             raise where.error(key, f"must be ≥ {low}, got {value}")
     if not t.seeds or len(set(t.seeds)) != len(t.seeds) or any(s < 0 for s in t.seeds):
         raise where.error("train.seeds", f"needs distinct seeds ≥ 0, got {t.seeds}")
-    _one_of(where, "train.last_batch", t.last_batch, LAST_BATCH)
+    one_of(where, "train.last_batch", t.last_batch, LAST_BATCH)
     if d.train_size is not None and d.train_size < 1:
         raise where.error("data.train_size", f"must be ≥ 1 or null, got {d.train_size}")
     if t.devices is not None and t.devices < 1:
@@ -408,12 +264,12 @@ def _check_values(config: Config, where: _Where) -> None:
         )
 
 
-def _check_optimizer(o: OptimizerConfig, where: _Where) -> None:
+def _check_optimizer(o: OptimizerConfig, where: Where) -> None:
     # Imported here: the registry pulls in every optimizer module, which config users rarely
     # need just to read a file.
     from jaxopt_lab.optimizers import OPTIMIZERS
 
-    _one_of(where, "optimizer.name", o.name, tuple(OPTIMIZERS))
+    one_of(where, "optimizer.name", o.name, tuple(OPTIMIZERS))
     rates = o.learning_rates
     if not rates or len(set(rates)) != len(rates):
         raise where.error("optimizer.learning_rate", f"needs distinct values, got {rates}")
@@ -437,7 +293,7 @@ def _check_optimizer(o: OptimizerConfig, where: _Where) -> None:
     except ValueError as error:
         raise where.error("optimizer.hparams", str(error)) from None
     if o.schedule is not None:
-        _one_of(where, "optimizer.schedule.name", o.schedule.name, SCHEDULES)
+        one_of(where, "optimizer.schedule.name", o.schedule.name, SCHEDULES)
         try:
             schedule = getattr(optax, o.schedule.name)(**o.schedule.kwargs)
             # Traced, not run: running it would start JAX's backend, after which
@@ -446,13 +302,8 @@ def _check_optimizer(o: OptimizerConfig, where: _Where) -> None:
         except (TypeError, ValueError) as error:
             raise where.error("optimizer.schedule.kwargs", str(error)) from None
     if o.clipping is not None:
-        _one_of(where, "optimizer.clipping.method", o.clipping.method, CLIPPING_METHODS)
+        one_of(where, "optimizer.clipping.method", o.clipping.method, CLIPPING_METHODS)
         if not o.clipping.threshold > 0:
             raise where.error(
                 "optimizer.clipping.threshold", f"must be > 0, got {o.clipping.threshold}"
             )
-
-
-def _one_of(where: _Where, key: str, value: str, allowed: Sequence[str]) -> None:
-    if value not in allowed:
-        raise where.error(key, f"{value!r} is not one of {', '.join(allowed)}")
