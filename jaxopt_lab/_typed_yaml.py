@@ -29,8 +29,25 @@ class ConfigError(ValueError):
     """A config value is missing, unknown, of the wrong type or out of range."""
 
 
+class _DuplicateKeyError(yaml.YAMLError):
+    pass
+
+
 class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads ``1e-3`` as a string; accept the YAML 1.2 float forms."""
+    """YAML 1.1 reads ``1e-3`` as a string; accept the YAML 1.2 float forms. A key given twice
+    in one mapping is an error (PyYAML would silently keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str | int | float | bool) and key in lines:
+                raise _DuplicateKeyError(
+                    f"duplicate key {key!r} (lines {lines[key]} and {line}); keep one"
+                )
+            lines[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
@@ -51,6 +68,8 @@ def parse_yaml(text: str, source: str) -> Any:
     """YAML text → data, with YAML 1.2 floats; ``ConfigError`` naming ``source`` if invalid."""
     try:
         return yaml.load(text, Loader=_Loader)
+    except _DuplicateKeyError as error:
+        raise ConfigError(f"{source}: {error}") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{source}: not valid YAML: {error}") from None
 
@@ -65,7 +84,13 @@ def read_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
     if not path.is_file():
         problem = "is a directory, not a file" if path.is_dir() else "does not exist"
         raise ConfigError(f"{what} file {path} {problem} (looked for {path.absolute()})")
-    raw = parse_yaml(path.read_text(), str(path))
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {error.start}: {error.reason}); save it as UTF-8"
+        ) from None
+    raw = parse_yaml(text, str(path))
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -122,7 +147,9 @@ class Where:
         return ConfigError(f"{origin}: {key}: {message}")
 
     def _from_set(self, key: str) -> bool:
-        return any(key == k or key.startswith(k + ".") for k in self.overridden)
+        return any(
+            key == k or key.startswith(k + ".") or key.startswith(k + "[") for k in self.overridden
+        )
 
 
 def build(cls: type, data: Any, where: Where, prefix: str = "") -> Any:

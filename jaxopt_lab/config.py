@@ -15,9 +15,11 @@ Missing keys take the defaults shown; unknown keys, wrong types and bad values r
 ``ConfigError`` naming the key and where it came from (the file, or ``--set``). A
 ``learning_rate`` list is a sweep: the run set is every seed × every learning rate.
 
-Schedules scale the learning rate: η_t = learning_rate · s(t), where ``s`` is the optax
-schedule ``schedule.name`` built from ``schedule.kwargs`` (so write ``init_value: 1.0``) and ``t``
-is the 0-based optimizer step (``steps_per_epoch`` steps per epoch). Clipping runs before the
+Schedules scale the learning rate: η_t = learning_rate · s(t), ``t`` the 0-based optimizer step,
+``s`` named by ``schedule.name``: a schedule over the fraction of the run (``cosine``, ``step``,
+``warmup_cosine``, ``constant``; the engine resolves it against the run's step count) or an optax
+schedule built from ``schedule.kwargs`` in steps (so write ``init_value: 1.0``); see
+``jaxopt_lab/schedules.py``. Clipping runs before the
 optimizer: ``{method: global_norm, threshold: 1.0}`` (``optax.clip_by_global_norm``) or
 ``{method: value, threshold: 1.0}`` (``optax.clip``, elementwise).
 """
@@ -25,15 +27,12 @@ optimizer: ``{method: global_norm, threshold: 1.0}`` (``optax.clip_by_global_nor
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import jax
-import optax
-
+from jaxopt_lab import schedules
 from jaxopt_lab._typed_yaml import (
     ConfigError,
     Where,
@@ -43,6 +42,8 @@ from jaxopt_lab._typed_yaml import (
     read_mapping,
     to_dict,
 )
+from jaxopt_lab.model import ACTIVATION_FUNCTIONS, INIT_SCHEMES
+from jaxopt_lab.optimizers.registry import CLIPPING, OPTIMIZERS, check_hyperparameter_names
 
 __all__ = [
     "ClippingConfig",
@@ -58,26 +59,6 @@ __all__ = [
     "config_to_dict",
     "load_config",
 ]
-
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "silu", "elu")
-INITS = ("torch", "flax")
-LAST_BATCH = ("mask", "drop")
-CLIPPING_METHODS = ("global_norm", "value")
-# optax schedules that map a step count to a number; join_schedules/sgdr take schedules.
-SCHEDULES = (
-    "constant_schedule",
-    "cosine_decay_schedule",
-    "cosine_onecycle_schedule",
-    "exponential_decay",
-    "linear_onecycle_schedule",
-    "linear_schedule",
-    "piecewise_constant_schedule",
-    "piecewise_interpolate_schedule",
-    "polynomial_schedule",
-    "warmup_constant_schedule",
-    "warmup_cosine_decay_schedule",
-    "warmup_exponential_decay_schedule",
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +76,7 @@ class ModelConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ScheduleConfig:
-    """η_t = learning_rate · ``optax.<name>(**kwargs)(t)``."""
+    """η_t = learning_rate · s(t) with s the schedule ``name`` of ``jaxopt_lab.schedules``."""
 
     name: str
     kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -228,11 +209,14 @@ def config_to_dict(config: Config) -> dict[str, Any]:
 
 
 def _check_values(config: Config, where: Where) -> None:
+    # The engine package imports this module, so its option list is imported at call time.
+    from jaxopt_lab.engine.loop import LAST_BATCH
+
     m, o, t, d, p = config.model, config.optimizer, config.train, config.data, config.distributed
     if not m.hidden_sizes or any(h < 1 for h in m.hidden_sizes):
         raise where.error("model.hidden_sizes", f"needs ≥ 1 positive sizes, got {m.hidden_sizes}")
-    one_of(where, "model.activation", m.activation, ACTIVATIONS)
-    one_of(where, "model.init", m.init, INITS)
+    one_of(where, "model.activation", m.activation, tuple(ACTIVATION_FUNCTIONS))
+    one_of(where, "model.init", m.init, INIT_SCHEMES)
     _check_optimizer(o, where)
     for key, value, low in (
         ("train.epochs", t.epochs, 1),
@@ -265,10 +249,6 @@ def _check_values(config: Config, where: Where) -> None:
 
 
 def _check_optimizer(o: OptimizerConfig, where: Where) -> None:
-    # Imported here: the registry pulls in every optimizer module, which config users rarely
-    # need just to read a file.
-    from jaxopt_lab.optimizers import OPTIMIZERS
-
     one_of(where, "optimizer.name", o.name, tuple(OPTIMIZERS))
     rates = o.learning_rates
     if not rates or len(set(rates)) != len(rates):
@@ -276,16 +256,15 @@ def _check_optimizer(o: OptimizerConfig, where: Where) -> None:
     for rate in rates:
         if not (math.isfinite(rate) and rate > 0):
             raise where.error("optimizer.learning_rate", f"must be finite and > 0, got {rate}")
-    accepted = [p for p in inspect.signature(OPTIMIZERS[o.name]).parameters if p != "learning_rate"]
     for name, value in o.hparams.items():
-        if name not in accepted:
+        if name == "learning_rate":
             raise where.error(
-                f"optimizer.hparams.{name}",
-                f"unknown hyperparameter of {o.name}; it accepts {', '.join(accepted) or 'none'}"
-                + (
-                    " (learning_rate is optimizer.learning_rate)" if name == "learning_rate" else ""
-                ),
+                "optimizer.hparams.learning_rate", "the learning rate is optimizer.learning_rate"
             )
+        try:
+            check_hyperparameter_names(o.name, [name])
+        except ValueError as error:
+            raise where.error(f"optimizer.hparams.{name}", str(error)) from None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise where.error(f"optimizer.hparams.{name}", f"expected a number, got {value!r}")
     try:
@@ -293,16 +272,13 @@ def _check_optimizer(o: OptimizerConfig, where: Where) -> None:
     except ValueError as error:
         raise where.error("optimizer.hparams", str(error)) from None
     if o.schedule is not None:
-        one_of(where, "optimizer.schedule.name", o.schedule.name, SCHEDULES)
+        one_of(where, "optimizer.schedule.name", o.schedule.name, schedules.NAMES)
         try:
-            schedule = getattr(optax, o.schedule.name)(**o.schedule.kwargs)
-            # Traced, not run: running it would start JAX's backend, after which
-            # jax.distributed can no longer be initialised.
-            jax.eval_shape(schedule, 0)
+            schedules.check(o.schedule.name, o.schedule.kwargs)
         except (TypeError, ValueError) as error:
             raise where.error("optimizer.schedule.kwargs", str(error)) from None
     if o.clipping is not None:
-        one_of(where, "optimizer.clipping.method", o.clipping.method, CLIPPING_METHODS)
+        one_of(where, "optimizer.clipping.method", o.clipping.method, tuple(CLIPPING))
         if not o.clipping.threshold > 0:
             raise where.error(
                 "optimizer.clipping.threshold", f"must be > 0, got {o.clipping.threshold}"

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxopt_lab.config import ModelConfig
+if TYPE_CHECKING:  # config validates against the lists below, so it imports this module
+    from jaxopt_lab.config import ModelConfig
 
 ACTIVATION_FUNCTIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu,
@@ -28,6 +30,8 @@ ACTIVATION_FUNCTIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "silu": nn.silu,
     "elu": nn.elu,
 }
+INIT_SCHEMES = ("torch", "flax")
+INPUT_WIDTH = 28 * 28  # an MNIST image, flattened
 NUM_CLASSES = 10
 
 
@@ -62,7 +66,11 @@ class MLP(nn.Module):
             return nn.Dense(
                 width, kernel_init=torch_uniform(fan_in), bias_init=torch_uniform(fan_in)
             )
-        return nn.Dense(width)
+        if self.init_scheme == "flax":
+            return nn.Dense(width)
+        raise ValueError(
+            f"unknown init scheme {self.init_scheme!r}; use one of {', '.join(INIT_SCHEMES)}"
+        )
 
 
 def make_model(config: ModelConfig) -> MLP:
@@ -70,12 +78,12 @@ def make_model(config: ModelConfig) -> MLP:
     return MLP(tuple(config.hidden_sizes), config.activation, config.init)
 
 
-def init_params(model: MLP, key: jax.Array, input_dim: int = 784) -> dict:
+def init_params(model: MLP, key: jax.Array, input_dim: int = INPUT_WIDTH) -> dict:
     """The model's parameters (``{'params': …}``) for inputs of width ``input_dim``."""
     return model.init(key, jnp.zeros((1, input_dim), jnp.float32))
 
 
-def count_flops_per_sample(config: ModelConfig, input_dim: int = 784) -> int:
+def count_flops_per_sample(config: ModelConfig, input_dim: int = INPUT_WIDTH) -> int:
     """Matmul FLOPs of one training sample: 2·MACs forward + 2·MACs for weight gradients +
     2·MACs for input gradients of every layer but the first (the data needs no gradient).
 

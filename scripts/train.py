@@ -2,7 +2,7 @@
 
     python scripts/train.py --config configs/adam.yaml --out runs/adam
     python scripts/train.py --config configs/adam.yaml --set train.epochs=3 \
-        --set train.seeds=[0,1,2] --set optimizer.learning_rate=[1e-3,3e-3] --out runs/adam-sweep
+        train.seeds=[0,1,2] optimizer.learning_rate=[1e-3,3e-3] --out runs/adam-sweep
     python scripts/train.py --config configs/sgd.yaml --config configs/adam.yaml --out runs/cmp
 
 Several --config files train together in one compiled program (their model/train/data
@@ -16,6 +16,7 @@ import sys
 
 import jax
 
+from jaxopt_lab._cli import add_set_argument
 from jaxopt_lab.config import ConfigError, load_config
 from jaxopt_lab.engine import (
     CheckpointMismatchError,
@@ -29,13 +30,7 @@ from jaxopt_lab.engine import (
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", action="append", required=True, help="YAML config (repeatable)")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override, e.g. train.epochs=3 (repeatable)",
-    )
+    add_set_argument(parser, "overrides, e.g. train.epochs=3 train.seeds=[0,1] (repeatable)")
     parser.add_argument("--out", required=True, help="output directory, e.g. runs/adam")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue the run in --out")

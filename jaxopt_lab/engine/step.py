@@ -25,11 +25,6 @@ OptState = Any
 Apply = Callable[[Params, jax.Array], jax.Array]
 
 
-def normalize_pixels(images: jax.Array) -> jax.Array:
-    """uint8 pixels → float32 (p/255 − 0.5)/0.5 ∈ [−1, 1], the notebook's normalisation."""
-    return (images.astype(jnp.float32) / jnp.float32(255.0) - jnp.float32(0.5)) / jnp.float32(0.5)
-
-
 def batch_loss(apply: Apply, params: Params, x: jax.Array, y: jax.Array, w: jax.Array) -> jax.Array:
     """ℓ(θ): the weighted mean cross-entropy of the logits z = ``apply(params, x)``.
 

@@ -18,7 +18,7 @@ So with g the gradient at the current parameters φ:
     φ ← φ − (γ v + η g)
 
 and, both starting from v₀ = 0 (so φ₀ = θ₀), the slides' θ at any step is φ + γ v. The test
-``tests/optimizers/test_nesterov.py`` runs the literal look-ahead rule and checks this.
+``tests/optimizers/test_rules.py`` (``test_nesterov_follows_the_literal_look_ahead_rule``) runs the literal look-ahead rule and checks this.
 
 Reference: Nesterov (1983); Sutskever et al. (2013), "On the importance of initialization and
 momentum in deep learning", which gives this form.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import optax
@@ -30,10 +30,36 @@ OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     "adamw": adamw,
 }
 
+# Gradient clipping before the optimizer, by method: threshold ↦ transformation.
+CLIPPING: dict[str, Callable[[float], optax.GradientTransformation]] = {
+    "global_norm": optax.clip_by_global_norm,  # g · min(1, c / ‖g‖₂) over the whole tree
+    "value": optax.clip,  # each entry clipped to [−c, c]
+}
+
 
 def hyperparameter_names(name: str) -> tuple[str, ...]:
     """The keyword arguments the optimizer ``name`` accepts, in signature order."""
     return tuple(inspect.signature(_lookup(name)).parameters)
+
+
+def hyperparameter_defaults(name: str) -> dict[str, Any]:
+    """The hyperparameters of ``name`` that have defaults, with them, in signature order."""
+    return {
+        key: parameter.default
+        for key, parameter in inspect.signature(_lookup(name)).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+
+
+def check_hyperparameter_names(name: str, names: Iterable[str]) -> None:
+    """``ValueError`` listing what ``name`` accepts if any of ``names`` is not among them."""
+    known = hyperparameter_names(name)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(
+            f"optimizer {name!r} has no hyperparameter {', '.join(map(repr, unknown))}; "
+            f"it accepts {', '.join(known)}."
+        )
 
 
 def get_optimizer(name: str, **hyperparameters: Any) -> optax.GradientTransformation:
@@ -43,13 +69,14 @@ def get_optimizer(name: str, **hyperparameters: Any) -> optax.GradientTransforma
       ValueError: for an unknown name or hyperparameter (the message lists the known ones), or
         an invalid hyperparameter value.
     """
-    known = hyperparameter_names(name)
-    unknown = sorted(set(hyperparameters) - set(known))
-    if unknown:
-        raise ValueError(
-            f"optimizer {name!r} has no hyperparameter {', '.join(map(repr, unknown))}; "
-            f"it accepts {', '.join(known)}."
-        )
+    check_hyperparameter_names(name, sorted(hyperparameters))
+    required = [
+        key
+        for key in hyperparameter_names(name)
+        if key not in hyperparameters and key not in hyperparameter_defaults(name)
+    ]
+    if required:
+        raise ValueError(f"optimizer {name!r} needs {', '.join(required)}; pass it by keyword.")
     return OPTIMIZERS[name](**hyperparameters)
 
 

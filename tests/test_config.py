@@ -7,7 +7,7 @@ import pytest
 
 from jaxopt_lab.config import ConfigError, config_from_dict, config_to_dict, load_config
 
-CONFIGS = Path(__file__).parents[2] / "configs"
+CONFIGS = Path(__file__).parents[1] / "configs"
 NOTEBOOK = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "adam": 1e-3}
 
 
@@ -111,3 +111,34 @@ def test_yaml_1e_minus_3_is_a_float_and_the_dict_round_trips(tmp_path):
     config = load_config(path)
     assert config.optimizer.learning_rate == 1e-3
     assert config_from_dict(config_to_dict(config)) == config
+
+
+def test_a_duplicate_key_names_the_key_and_both_lines(tmp_path):
+    path = _write(
+        tmp_path,
+        "optimizer: {name: adam, learning_rate: 1e-3}\ntrain:\n  epochs: 2\n  epochs: 3\n",
+    )
+    with pytest.raises(ConfigError, match=r"c\.yaml: duplicate key 'epochs' \(lines 3 and 4\)"):
+        load_config(path)
+
+
+def test_a_file_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"optimizer: {name: adam, learning_rate: 0.001}\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: not UTF-8 text"):
+        load_config(path)
+
+
+def test_missing_files_and_directories_are_config_errors_naming_where_they_were_looked_for(
+    tmp_path,
+):
+    with pytest.raises(ConfigError, match=r"nope\.yaml does not exist \(looked for /"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)
+
+
+def test_a_bad_list_item_set_from_the_command_line_blames_set(tmp_path):
+    path = _write(tmp_path, "optimizer: {name: adam, learning_rate: 1e-3}\n")
+    with pytest.raises(ConfigError, match=r"^--set train\.seeds\[1\] \(config .*c\.yaml\)"):
+        load_config(path, ["train.seeds=[0, x]"])
