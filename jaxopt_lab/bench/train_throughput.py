@@ -15,26 +15,28 @@ import time
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxopt_lab.bench.roofline import matmul_flops
-from jaxopt_lab.config import ModelConfig, OptimizerConfig
-from jaxopt_lab.data.splits import normalize
-from jaxopt_lab.engine.loop import RunSetSpec, compute_initial_states, epoch_orders, make_epoch
-from jaxopt_lab.engine.optimizer import make_transform
-from jaxopt_lab.model import count_flops_per_sample, make_model
+from jaxopt_lab.config import Config, ModelConfig, OptimizerConfig, TrainConfig
+from jaxopt_lab.data.splits import MNIST, Split, flatten
+from jaxopt_lab.engine.distributed import Placement
+from jaxopt_lab.engine.placement import device_splits
+from jaxopt_lab.engine.programs import compile_run_set, initial_states, run_epoch
+from jaxopt_lab.model import INPUT_WIDTH, count_flops_per_sample
+
+IMAGE_SHAPE = (28, 28)
 
 
-def synthetic_mnist_arrays(n_train: int, n_val: int, seed: int = 0) -> tuple[np.ndarray, ...]:
-    """Random uint8 images ``[n, 784]`` and labels: throughput does not depend on the pixels."""
+def synthetic_mnist(n_train: int, n_val: int, seed: int = 0) -> MNIST:
+    """Random uint8 images and labels (the test split is the validation split): throughput
+    does not depend on the pixels."""
     rng = np.random.default_rng(seed)
-    return (
-        rng.integers(0, 256, (n_train, 784), dtype=np.uint8),
-        rng.integers(0, 10, n_train).astype(np.int32),
-        rng.integers(0, 256, (n_val, 784), dtype=np.uint8),
-        rng.integers(0, 10, n_val).astype(np.int32),
+    train = Split(
+        rng.integers(0, 256, (n_train, *IMAGE_SHAPE), np.uint8), rng.integers(0, 10, n_train)
     )
+    val = Split(rng.integers(0, 256, (n_val, *IMAGE_SHAPE), np.uint8), rng.integers(0, 10, n_val))
+    return MNIST(train=train, val=val, test=val, split_seed=0, source="synthetic")
 
 
 def engine_throughput(
@@ -55,46 +57,36 @@ def engine_throughput(
     Returns ``samples_per_second`` (model-samples/s: all runs counted),
     ``samples_per_cpu_second``, ``compile_seconds`` (the epoch program) and
     ``epoch_seconds`` (the median timed epoch, validation included).
+
+    The run set goes through the engine's own entry (``engine.programs``) on one device, with
+    the data placed as ``engine.train`` places it, so this times the programs training runs.
     """
-    spec = RunSetSpec(
-        model=make_model(ModelConfig(hidden_sizes=list(hidden_sizes))),
-        transforms=(make_transform(OptimizerConfig(optimizer, 1e-3)),),
-        n_train=n_train,
-        batch_size=batch_size,
-        unroll=unroll,
+    config = Config(
+        optimizer=OptimizerConfig(optimizer, np.geomspace(1e-4, 1e-3, runs).tolist()),
+        model=ModelConfig(hidden_sizes=list(hidden_sizes)),
+        train=TrainConfig(epochs=epochs + 1, batch_size=batch_size, seeds=list(range(seeds))),
     )
-    x_train, y_train, x_val, y_val = synthetic_mnist_arrays(n_train, n_val)
-    # As engine.train stores them: training pixels uint8, the validation split normalised.
-    data = [jax.device_put(a) for a in (x_train, y_train, normalize(x_val), y_val)]
-    n_seeds = seeds
-    seeds = jnp.arange(n_seeds, dtype=jnp.int32)
-    rates = (jnp.geomspace(1e-4, 1e-3, runs).astype(jnp.float32),)
-    states = compute_initial_states(spec, seeds, rates)
-    start = time.perf_counter()
-    seed_list = list(range(n_seeds))
-    order = jax.device_put(epoch_orders(spec, seed_list, 1))
-    epoch_fn = (
-        jax.jit(make_epoch(spec), donate_argnums=0)
-        .lower(states, jnp.int32(1), order, rates, *data)
-        .compile()
+    data = synthetic_mnist(n_train, n_val)
+    place = Placement()
+    run_set = compile_run_set(
+        {optimizer: config}, device_splits(config, data, place), place, unroll=unroll
     )
-    compile_seconds = time.perf_counter() - start
+    states = initial_states(run_set)
     times, cpu_times = [], []
     for epoch in range(1, epochs + 2):  # the first epoch warms up
         start, cpu_start = time.perf_counter(), time.process_time()
-        order = jax.device_put(epoch_orders(spec, seed_list, epoch))
-        states, metrics = epoch_fn(states, jnp.int32(epoch), order, rates, *data)
+        states, metrics = run_epoch(run_set, states, epoch)
         jax.block_until_ready(metrics)
         times.append(time.perf_counter() - start)
         cpu_times.append(time.process_time() - cpu_start)
     epoch_seconds = float(np.median(times[1:]))
-    samples = n_seeds * runs * spec.samples_per_epoch
+    samples = seeds * runs * run_set.programs.spec.samples_per_epoch
     return {
         "samples_per_second": samples / epoch_seconds,
         # Per CPU-second of this process (all its threads): less sensitive to other jobs
         # than the wall-clock figure, though they still slow it through shared caches.
         "samples_per_cpu_second": samples / float(np.median(cpu_times[1:])),
-        "compile_seconds": compile_seconds,
+        "compile_seconds": run_set.programs.compile_seconds["epoch"],
         "epoch_seconds": epoch_seconds,
     }
 
@@ -129,11 +121,11 @@ def torch_throughput(
 
 def _torch_loop(torch: Any, epochs: int, n_train: int, batch_size: int) -> dict[str, Any]:
     torch.manual_seed(0)
-    images, labels, _, _ = synthetic_mnist_arrays(n_train, 1)
-    x = (torch.from_numpy(images).float() / 255 - 0.5) / 0.5
-    y = torch.from_numpy(labels).long()
+    train = synthetic_mnist(n_train, 1).train
+    x = (torch.from_numpy(flatten(train.images)).float() / 255 - 0.5) / 0.5
+    y = torch.from_numpy(train.labels).long()
     model = torch.nn.Sequential(
-        torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)
+        torch.nn.Linear(INPUT_WIDTH, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()

@@ -1,42 +1,47 @@
 """``train``: a config (or several) in, a finished output directory out.
 
-config → data on the device(s) → compiled epoch (loop.py) → metrics.jsonl, checkpoints,
-summary.json (outputs.py, checkpoint.py). On several devices or processes the same programs run
-data parallel (distributed.py); only process 0 writes the outputs.
+config → data on the device(s) (placement.py) → compiled programs (programs.py, loop.py) →
+restored state (resume.py) → epochs → metrics.jsonl, checkpoints, summary.json (outputs.py,
+checkpoint.py). On several devices or processes the same programs run data parallel
+(distributed.py); only process 0 writes the outputs. This module only puts those steps in
+order and records each epoch.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
-import numpy as np
 import yaml
 
-from jaxopt_lab.config import Config, config_to_dict
-from jaxopt_lab.data.splits import MNIST, Split, flatten, normalize
+from jaxopt_lab.config import Config, TrainConfig, config_to_dict
+from jaxopt_lab.data.splits import MNIST
 from jaxopt_lab.engine import distributed, outputs
-from jaxopt_lab.engine.checkpoint import load_checkpoint, save_checkpoint
-from jaxopt_lab.engine.loop import (
-    RunSetSpec,
-    compile_init,
-    epoch_orders,
-    make_epoch,
-    make_evaluate,
+from jaxopt_lab.engine.checkpoint import save_checkpoint
+from jaxopt_lab.engine.placement import device_splits
+from jaxopt_lab.engine.programs import (
+    ProgramCache,
+    RunSet,
+    States,
+    compile_run_set,
+    evaluate_test,
+    initial_states,
+    run_epoch,
 )
-from jaxopt_lab.engine.optimizer import make_transform, resolved_hparams
 from jaxopt_lab.engine.progress import EpochProgress, ProgressBar
-from jaxopt_lab.model import make_model
+from jaxopt_lab.engine.resume import check_same_config, restore
+from jaxopt_lab.engine.transform import resolved_hparams
 
 DEFAULT_UNROLL = 1
 SHARED_SECTIONS = ("model", "train", "data")
+# Compiled programs of this process's recent run-set shapes: studies train many run sets of one
+# shape, which then compile once.
+PROGRAMS = ProgramCache(size=8)
 
 
 def train(
@@ -59,7 +64,8 @@ def train(
       config: the validated config (``load_config``).
       out_dir: the output directory; created if needed.
       resume: continue the run in ``out_dir`` from its last checkpoint; the result is bitwise
-        the one of an uninterrupted run. ``train.epochs`` may be raised to train further.
+        the one of an uninterrupted run. ``train.epochs`` may be raised to train further,
+        unless the schedule is relative to the run length (see ``resume.py``).
       overwrite: delete the outputs in ``out_dir`` first.
       quiet: no progress bar (it is also off when stderr is not a terminal).
       data: MNIST splits to use instead of ``load_mnist`` (``config.data`` is then ignored
@@ -72,7 +78,7 @@ def train(
     Raises:
       OutputExistsError: ``out_dir`` holds outputs and neither ``resume`` nor ``overwrite``.
       ValueError: resuming with a config that differs from the saved one (other than
-        ``train.epochs``), or a checkpoint that does not fit it.
+        ``train.epochs`` and where it runs), or a checkpoint that does not fit it.
     """
     return train_many(
         {config.optimizer.name: config},
@@ -112,89 +118,107 @@ def train_many(
     distributed.initialize(first.distributed)
     place = distributed.placement(first.train.devices, first.train.batch_size)
     writer = distributed.is_writer()
-    single = len(configs) == 1
-    resolved = (
-        config_to_dict(first) if single else {k: config_to_dict(c) for k, c in configs.items()}
-    )
     out_dir = Path(out_dir)
-    resuming = False
+    resolved = _resolved(configs)
+    resuming = writer and _prepare_out_dir(out_dir, resolved, configs, resume, overwrite)
     if writer:
-        resuming = outputs.prepare_out_dir(out_dir, resume=resume, overwrite=overwrite)
-        if resuming:
-            _check_same_config(out_dir, resolved)
         outputs.write_config(out_dir, yaml.safe_dump(resolved, sort_keys=False))
 
-    splits = _device_splits(first, data, place)
-    x_train, y_train = splits["train"]
-    x_val, y_val = splits["val"]
-    x_test, y_test = splits["test"]
-    seeds = place.put(np.asarray(first.train.seeds, np.int32))
-    rates = tuple(
-        place.put(np.asarray(c.optimizer.learning_rates, np.float32)) for c in configs.values()
-    )
-    runs = _runs(labels, configs)
-
+    splits = device_splits(first, data, place)
     compile_start = time.perf_counter()
-    programs = _programs(configs, splits, seeds, rates, unroll, place)
+    run_set = compile_run_set(configs, splits, place, unroll=unroll, cache=PROGRAMS)
     compile_seconds = time.perf_counter() - compile_start
-    spec, epoch_fn, evaluate_test = programs.spec, programs.epoch, programs.evaluate
+    done, states, records = restore(
+        out_dir, initial_states(run_set), place, resuming=resuming, epochs=first.train.epochs
+    )
 
-    states = programs.init(seeds, rates)
-    done, records = 0, []
-    if distributed.broadcast(np.asarray(resuming)):
-        # Process 0 reads the checkpoint and sends it: other hosts need no shared disk.
-        restored = load_checkpoint(out_dir / outputs.CHECKPOINTS, states) if writer else None
-        if restored is None:  # no checkpoint yet, or a receiving process: a placeholder
-            restored = (0, place.to_host(states))
-        epoch, leaves = distributed.broadcast((np.asarray(restored[0]), restored[1]))
-        done = int(epoch)
-        if done > 0:
-            states = place.put(leaves)
-        if writer:
-            records = [r for r in outputs.read_metrics(out_dir) if r["epoch"] <= done]
-        records = distributed.broadcast_json(records)
-    if done > first.train.epochs:
-        raise ValueError(
-            f"cannot resume {out_dir} to train.epochs={first.train.epochs}: its checkpoint is "
-            f"already at epoch {done}"
-        )
-
-    epochs = first.train.epochs
-    display = None if quiet or not writer else ProgressBar(epochs, done, "/".join(labels))
+    runs = _runs(labels, configs)
+    display = (
+        None if quiet or not writer else ProgressBar(first.train.epochs, done, "/".join(labels))
+    )
+    listeners = [f for f in (display, on_epoch) if f is not None]
     try:
-        for epoch in range(done + 1, epochs + 1):
-            tick = time.perf_counter()
-            order = place.put_order(epoch_orders(spec, first.train.seeds, epoch))
-            states, metrics = epoch_fn(
-                states, place.put(np.int32(epoch)), order, rates, x_train, y_train, x_val, y_val
-            )
-            metrics = place.to_host(metrics)
-            seconds = time.perf_counter() - tick
-            diverged = [place.to_host(s.diverged) for s in states]
-            test = None
-            if first.train.eval_test_every_epoch:
-                test = place.to_host(evaluate_test(states, x_test, y_test))
-            new = outputs.epoch_records(runs, epoch, seconds, metrics, diverged, test)
-            records.extend(new)
-            checkpoint = epoch % first.train.checkpoint_every == 0 or epoch == epochs
-            host_states = place.to_host(states) if checkpoint else None
-            if writer:
-                # Metrics before the checkpoint: a crash in between leaves metrics ahead of
-                # the checkpoint, which resume truncates and recomputes bitwise.
-                outputs.write_metrics(out_dir, records)
-                if checkpoint:
-                    save_checkpoint(out_dir / outputs.CHECKPOINTS, epoch, host_states)
-            progress = _progress(new, epoch, epochs, seconds, spec.samples_per_epoch)
-            if display is not None:
-                display(progress)
-            if on_epoch is not None:
-                on_epoch(progress)
+        states, records = _train_epochs(
+            run_set, states, records, runs, first.train, out_dir, done, listeners
+        )
     finally:
         if display is not None:
             display.close()
 
-    test = place.to_host(evaluate_test(states, x_test, y_test))
-    summary = outputs.build_summary(
+    summary = _summary(run_set, states, runs, records, first.train.epochs, compile_seconds, started)
+    if writer:
+        outputs.write_summary(out_dir, summary)
+    return summary
+
+
+def _prepare_out_dir(
+    out_dir: Path,
+    resolved: dict[str, Any],
+    configs: Mapping[str, Config],
+    resume: bool,
+    overwrite: bool,
+) -> bool:
+    """Create ``out_dir`` or clear it (``overwrite``); whether it holds a run to resume, which
+    ``configs`` must then continue (``resume.check_same_config``)."""
+    resuming = outputs.prepare_out_dir(out_dir, resume=resume, overwrite=overwrite)
+    if resuming:
+        check_same_config(out_dir, resolved, configs)
+    return resuming
+
+
+def _train_epochs(
+    run_set: RunSet,
+    states: States,
+    records: list[dict[str, Any]],
+    runs: list[outputs.RunInfo],
+    train: TrainConfig,
+    out_dir: Path,
+    done: int,
+    listeners: list[Callable[[EpochProgress], None]],
+) -> tuple[States, list[dict[str, Any]]]:
+    """Epochs ``done + 1`` … ``train.epochs``: each trained, recorded, written by process 0
+    (metrics, and a checkpoint every ``checkpoint_every`` epochs and at the last) and reported
+    to ``listeners``. Returns the final states and every epoch's records."""
+    place = run_set.place
+    for epoch in range(done + 1, train.epochs + 1):
+        tick = time.perf_counter()
+        states, metrics = run_epoch(run_set, states, epoch)
+        metrics = place.to_host(metrics)
+        seconds = time.perf_counter() - tick
+        diverged = [place.to_host(s.diverged) for s in states]
+        test = None
+        if train.eval_test_every_epoch:
+            test = place.to_host(evaluate_test(run_set, states))
+        new = outputs.epoch_records(runs, epoch, seconds, metrics, diverged, test)
+        records = [*records, *new]
+        checkpoint = epoch % train.checkpoint_every == 0 or epoch == train.epochs
+        host_states = place.to_host(states) if checkpoint else None
+        if distributed.is_writer():
+            # Metrics before the checkpoint: a crash in between leaves metrics ahead of
+            # the checkpoint, which resume truncates and recomputes bitwise.
+            outputs.write_metrics(out_dir, records)
+            if checkpoint:
+                save_checkpoint(out_dir / outputs.CHECKPOINTS, epoch, host_states)
+        samples = run_set.programs.spec.samples_per_epoch
+        progress = _progress(new, epoch, train.epochs, seconds, samples)
+        for listener in listeners:
+            listener(progress)
+    return states, records
+
+
+def _summary(
+    run_set: RunSet,
+    states: States,
+    runs: list[outputs.RunInfo],
+    records: list[dict[str, Any]],
+    epochs: int,
+    compile_seconds: float,
+    started: float,
+) -> dict[str, Any]:
+    """summary.json, with the test metrics of the final parameters."""
+    place = run_set.place
+    test = place.to_host(evaluate_test(run_set, states))
+    return outputs.build_summary(
         runs,
         records,
         [place.to_host(s.diverged_epoch) for s in states],
@@ -204,86 +228,13 @@ def train_many(
         device=place.describe(_describe(jax.devices()[0])),
         epochs_completed=epochs,
     )
-    if writer:
-        outputs.write_summary(out_dir, summary)
-    return summary
 
 
-class _Programs(NamedTuple):
-    spec: RunSetSpec
-    init: Callable[..., Any]
-    epoch: Callable[..., Any]
-    evaluate: Callable[..., Any]
-
-
-_PROGRAMS: OrderedDict[str, _Programs] = OrderedDict()
-_PROGRAMS_KEPT = 8
-
-
-def _programs(
-    configs: Mapping[str, Config],
-    splits: dict[str, tuple[jax.Array, jax.Array]],
-    seeds: jax.Array,
-    rates: tuple[jax.Array, ...],
-    unroll: int,
-    place: distributed.Placement,
-) -> _Programs:
-    """The compiled init, epoch and evaluation programs, reused within a process.
-
-    A program depends on the model, the optimizers (not their learning-rate values, which are
-    arguments), the batch and the array shapes, not on seeds, epochs or output settings; studies
-    that train many run sets of one shape compile once. Over a mesh, the state and the metrics
-    are replicated and each batch is split (``distributed.py``).
-    """
-    first = next(iter(configs.values()))
-    key = json.dumps(
-        {
-            "model": config_to_dict(first)["model"],
-            "optimizers": [
-                {**config_to_dict(c)["optimizer"], "learning_rate": len(c.optimizer.learning_rates)}
-                for c in configs.values()
-            ],
-            "batch": [first.train.batch_size, first.train.last_batch, unroll],
-            "shapes": [list(a.shape) for pair in splits.values() for a in pair] + [len(seeds)],
-            "devices": [] if place.mesh is None else [d.id for d in place.mesh.devices.flat],
-        },
-        sort_keys=True,
-    )
-    if key in _PROGRAMS:
-        _PROGRAMS.move_to_end(key)
-        return _PROGRAMS[key]
-    spec = RunSetSpec(
-        model=make_model(first.model),
-        transforms=tuple(make_transform(c.optimizer) for c in configs.values()),
-        n_train=int(splits["train"][1].shape[0]),
-        batch_size=first.train.batch_size,
-        last_batch=first.train.last_batch,
-        unroll=unroll,
-        batch_sharding=place.batch,
-    )
-    # One device: jit places everything, as the engine always did.
-    out = {} if place.mesh is None else {"out_shardings": place.replicated}
-    init = compile_init(spec, seeds, rates, place.replicated)
-    order = place.put_order(epoch_orders(spec, first.train.seeds, 1))
-    states = init(seeds, rates)
-    x_test, y_test = splits["test"]
-    epoch = (
-        jax.jit(make_epoch(spec), donate_argnums=0, **out)
-        .lower(
-            states,
-            place.put(np.int32(1)),
-            order,
-            rates,
-            *splits["train"],
-            *splits["val"],
-        )
-        .compile()
-    )
-    evaluate = jax.jit(make_evaluate(spec), **out).lower(states, x_test, y_test).compile()
-    _PROGRAMS[key] = _Programs(spec, init, epoch, evaluate)
-    if len(_PROGRAMS) > _PROGRAMS_KEPT:
-        _PROGRAMS.popitem(last=False)
-    return _PROGRAMS[key]
+def _resolved(configs: Mapping[str, Config]) -> dict[str, Any]:
+    """config.yaml's data: the single config, or label → config."""
+    if len(configs) == 1:
+        return config_to_dict(next(iter(configs.values())))
+    return {label: config_to_dict(c) for label, c in configs.items()}
 
 
 def _describe(device: Any) -> str:
@@ -308,63 +259,6 @@ def _check_groups(configs: Mapping[str, Config]) -> tuple[list[str], Config]:
                     f"together share the model, train and data sections"
                 )
     return labels, first
-
-
-def _check_same_config(out_dir: Path, resolved: dict[str, Any]) -> None:
-    saved = outputs.read_config(out_dir)
-    if saved is not None and _protocol(saved) != _protocol(resolved):
-        raise ValueError(
-            f"cannot resume {out_dir}: its {outputs.CONFIG} differs from this config (only "
-            "train.epochs and where it runs may change); use --overwrite or another --out"
-        )
-
-
-RESUMABLE_TRAIN_KEYS = ("epochs", "devices")
-
-
-def _protocol(doc: Any) -> Any:
-    """The config without what a resume may change: the epochs to reach, and the devices and
-    processes (which change float rounding only); configs written before those keys existed
-    compare equal."""
-    if isinstance(doc, dict) and "train" in doc:
-        train = {k: v for k, v in doc["train"].items() if k not in RESUMABLE_TRAIN_KEYS}
-        return {**{k: v for k, v in doc.items() if k != "distributed"}, "train": train}
-    if isinstance(doc, dict):
-        return {k: _protocol(v) for k, v in doc.items()}
-    return doc
-
-
-def _device_splits(
-    config: Config, data: MNIST | None, place: distributed.Placement
-) -> dict[str, tuple[jax.Array, jax.Array]]:
-    """Images [N, 784] and int32 labels on the device(s): the training split replicated (each
-    device gathers its part of a batch from it), the evaluation splits by rows."""
-    if data is None:
-        from jaxopt_lab.data import load_mnist  # the data layer; imported only when needed
-
-        data = load_mnist(
-            source=config.data.source,
-            cache_dir=config.data.cache_dir,
-            split_seed=config.data.split_seed,
-        )
-    train = data.train
-    if config.data.train_size is not None:
-        size = config.data.train_size
-        if size > len(train):
-            raise ValueError(f"data.train_size={size} exceeds the {len(train)} training images")
-        train = Split(train.images[:size], train.labels[:size])
-
-    def put(split: Split, normalized: bool) -> tuple[jax.Array, jax.Array]:
-        images = flatten(np.asarray(split.images, np.uint8))
-        labels = np.asarray(split.labels, np.int32)
-        if normalized:
-            images = normalize(images)
-            return place.put_rows(images), place.put_rows(labels)
-        return place.put(images), place.put(labels)
-
-    # Training batches are gathered as uint8 and normalised in the step (4x less memory);
-    # the evaluation splits are normalised once here rather than at every evaluation.
-    return {"train": put(train, False), "val": put(data.val, True), "test": put(data.test, True)}
 
 
 def _runs(labels: list[str], configs: Mapping[str, Config]) -> list[outputs.RunInfo]:

@@ -49,13 +49,17 @@ def finals(summary):
 FOUR_DEVICES = (
     SETUP
     + """
-from jaxopt_lab.engine import runner
 from jaxopt_lab.engine.distributed import placement
+from jaxopt_lab.engine.placement import device_splits
+from jaxopt_lab.engine.programs import compile_run_set
+from jaxopt_lab.engine.runner import PROGRAMS
 one = train(config(devices=1), sys.argv[1] + "/one", quiet=True, data=DATA)
 four = train(config(), sys.argv[1] + "/four", quiet=True, data=DATA)  # default: every device
-program = next(reversed(runner._PROGRAMS.values()))
-indices, weights = program.epoch.input_shardings[0][2]
 place = placement(None, 16)
+# The programs the 4-device run trained with: the same run set, from the engine's cache.
+splits = device_splits(config(), DATA, place)
+program = compile_run_set({"adam": config()}, splits, place, cache=PROGRAMS).programs
+indices, weights = program.epoch.input_shardings[0][2]
 order = place.put_order((jax.numpy.zeros((2, 16, 16), "int32"), jax.numpy.ones((16, 16))))
 try:
     train(config(devices=4, batch_size=18), sys.argv[1] + "/bad", quiet=True, data=DATA)

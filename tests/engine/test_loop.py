@@ -8,19 +8,21 @@ import numpy as np
 import pytest
 
 from jaxopt_lab.config import ModelConfig, OptimizerConfig
+from jaxopt_lab.data.splits import normalize
 from jaxopt_lab.engine.loop import (
     RunSetSpec,
-    compute_initial_states,
+    compile_init,
     epoch_order,
     epoch_orders,
     make_epoch,
 )
-from jaxopt_lab.engine.optimizer import make_transform
-from jaxopt_lab.engine.step import normalize_pixels, train_step
+from jaxopt_lab.engine.step import train_step
+from jaxopt_lab.engine.transform import make_transform
 from jaxopt_lab.model import make_model
 from tests.synthetic import synthetic_split
 
 TRAIN, VAL = synthetic_split(300, 1), synthetic_split(64, 2)
+STEPS = 10 * 2  # 10 batches of 32 (the last partial) × 2 epochs
 DATA = (
     jnp.asarray(TRAIN.images.reshape(300, 784)),
     jnp.asarray(TRAIN.labels, jnp.int32),
@@ -35,7 +37,7 @@ def _spec(name="adam", last_batch="mask", optimizers=None):
     names = optimizers or (name,)
     return RunSetSpec(
         model=make_model(ModelConfig(hidden_sizes=[32])),
-        transforms=tuple(make_transform(OptimizerConfig(n, 1e-3)) for n in names),
+        transforms=tuple(make_transform(OptimizerConfig(n, 1e-3), STEPS) for n in names),
         n_train=300,
         batch_size=32,
         last_batch=last_batch,
@@ -43,6 +45,11 @@ def _spec(name="adam", last_batch="mask", optimizers=None):
 
 
 _COMPILED = {}
+
+
+def compute_initial_states(spec, seeds, rates):
+    """The initial states as the engine computes them: by ``compile_init``'s program."""
+    return compile_init(spec, seeds, rates)(seeds, rates)
 
 
 def _run(spec, seeds, rates, epochs=2):
@@ -95,7 +102,7 @@ def test_epoch_program_equals_a_python_loop_of_steps():
     total = 0.0
     indices, weights = epoch_order(spec, 3, 1)
     for idx, w in zip(indices, weights, strict=True):
-        x = normalize_pixels(DATA[0][idx])
+        x = normalize(DATA[0][idx])
         params, opt_state, loss_sum = step(params, opt_state, x, DATA[1][idx], w)
         total += float(loss_sum)
     scanned = jax.tree.map(lambda a: a[0, 0], states[0].params)

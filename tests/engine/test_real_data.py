@@ -6,8 +6,7 @@ import pytest
 
 from jaxopt_lab.config import load_config
 from jaxopt_lab.engine import train
-
-from .test_config import CONFIGS
+from tests.test_config import CONFIGS
 
 
 @pytest.mark.real_data

@@ -144,3 +144,44 @@ def test_train_many_labels_runs_and_requires_shared_sections(tiny_mnist, tmp_pat
     assert set(yaml.safe_load((tmp_path / "config.yaml").read_text())) == {"sgd", "adam"}
     with pytest.raises(ValueError, match="differ in 'train'"):
         train_many({"sgd": sgd, "adam": tiny_config()}, tmp_path / "x", data=tiny_mnist)
+
+
+COSINE = {"schedule": {"name": "cosine"}}  # s(t) = ½ (1 + cos(π t / T)), T the run's steps
+
+
+@pytest.fixture(scope="module")
+def cosine_one_epoch(tiny_mnist, tmp_path_factory):
+    """One epoch (T = 10 steps) under the relative cosine: compiled before the two-epoch runs
+    below, so these also check that T is part of the compiled program's identity."""
+    out = tmp_path_factory.mktemp("cosine_one_epoch")
+    train(tiny_config(optimizer=COSINE, train={"epochs": 1}), out, quiet=True, data=tiny_mnist)
+    return out
+
+
+def test_a_relative_schedule_equals_its_optax_schedule_over_the_run(
+    cosine_one_epoch, tiny_mnist, tmp_path
+):
+    # 300 images in batches of 32, the last partial one kept: 10 steps per epoch, 20 in all.
+    absolute = {
+        "schedule": {
+            "name": "cosine_decay_schedule",
+            "kwargs": {"init_value": 1.0, "decay_steps": 10 * 2, "alpha": 0.0},
+        }
+    }
+    relative = train(tiny_config(optimizer=COSINE), tmp_path / "rel", quiet=True, data=tiny_mnist)
+    optax_run = train(
+        tiny_config(optimizer=absolute), tmp_path / "abs", quiet=True, data=tiny_mnist
+    )
+    assert _without_seconds(_lines(tmp_path / "rel")) == _without_seconds(_lines(tmp_path / "abs"))
+    assert relative["runs"] == optax_run["runs"]
+
+
+def test_resume_refuses_new_epochs_under_a_relative_schedule(cosine_one_epoch, tiny_mnist):
+    before = (cosine_one_epoch / "metrics.jsonl").read_text()
+    with pytest.raises(ValueError, match="its schedule is relative to the run length"):
+        train(tiny_config(optimizer=COSINE), cosine_one_epoch, resume=True, data=tiny_mnist)
+    assert (cosine_one_epoch / "metrics.jsonl").read_text() == before
+    # The same run length resumes (nothing left to train here).
+    config = tiny_config(optimizer=COSINE, train={"epochs": 1})
+    summary = train(config, cosine_one_epoch, resume=True, quiet=True, data=tiny_mnist)
+    assert summary["epochs_completed"] == 1

@@ -1,4 +1,5 @@
-"""The engine's step against a hand-written NumPy forward/backward pass and update rules."""
+"""The engine's step against a hand-written NumPy forward/backward pass and the update rules of
+``tests/reference.py``."""
 
 import jax
 import jax.numpy as jnp
@@ -8,15 +9,17 @@ import pytest
 
 import jaxopt_lab as jol
 from jaxopt_lab.config import ModelConfig
-from jaxopt_lab.engine.step import batch_loss, evaluate, normalize_pixels, train_step
+from jaxopt_lab.data.splits import normalize
+from jaxopt_lab.engine.step import batch_loss, evaluate, train_step
 from jaxopt_lab.model import init_params, make_model
+from tests.reference import reference_adam
 
 MODEL = make_model(ModelConfig(hidden_sizes=[16]))
 
 
 def _batch(seed, n=8, padding=3):
     rng = np.random.default_rng(seed)
-    x = normalize_pixels(jnp.asarray(rng.integers(0, 256, (n, 784), dtype=np.uint8)))
+    x = normalize(jnp.asarray(rng.integers(0, 256, (n, 784), dtype=np.uint8)))
     y = jnp.asarray(rng.integers(0, 10, n), jnp.int32)
     w = jnp.asarray([1.0] * (n - padding) + [0.0] * padding, jnp.float32)
     return x, y, w
@@ -72,25 +75,35 @@ def test_sgd_step_matches_reference_and_returns_the_batch_loss_sum():
     assert float(loss_sum) == pytest.approx(ref_loss * 5, rel=1e-5)  # 5 real samples
 
 
-def test_two_adam_steps_match_the_hand_written_rule():
+def _flat(tree):
+    """A float64 pytree as one vector, and the function that restores the tree."""
+    leaves, treedef = jax.tree.flatten(tree)
+    sizes = np.cumsum([leaf.size for leaf in leaves])[:-1]
+
+    def unflatten(vector):
+        parts = np.split(vector, sizes)
+        return treedef.unflatten([p.reshape(a.shape) for p, a in zip(parts, leaves, strict=True)])
+
+    return np.concatenate([np.ravel(leaf) for leaf in leaves]), unflatten
+
+
+def test_two_adam_steps_match_the_reference_rule():
     lr, b1, b2, eps = 1e-2, 0.9, 0.999, 1e-8
     params = init_params(MODEL, jax.random.key(2))
     tx = optax.inject_hyperparams(jol.adam)(learning_rate=lr)
     state = tx.init(params)
-    ref = jax.tree.map(lambda a: np.asarray(a, np.float64), params["params"])
-    m = jax.tree.map(np.zeros_like, ref)
-    v = jax.tree.map(np.zeros_like, ref)
-    for t in (1, 2):
-        x, y, w = _batch(10 + t)
+    batches = [_batch(10 + t) for t in (1, 2)]
+    theta, unflatten = _flat(jax.tree.map(lambda a: np.asarray(a, np.float64), params["params"]))
+    steps = iter(batches)
+
+    def grad(theta):  # the reference's ∇L(θ) on the batch of its next step
+        x, y, w = next(steps)
+        return _flat(reference_loss_and_grads(unflatten(theta), x, y, w)[1])[0]
+
+    path = reference_adam(grad, theta, 2, learning_rate=lr, b1=b1, b2=b2, eps=eps)
+    for x, y, w in batches:
         params, state, _ = train_step(MODEL.apply, tx, params, state, x, y, w)
-        _, g = reference_loss_and_grads(ref, x, y, w)
-        m = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, m, g)
-        v = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, v, g)
-        c1, c2 = 1 - b1**t, 1 - b2**t
-        ref = jax.tree.map(
-            lambda p, m, v, c1=c1, c2=c2: p - lr * (m / c1) / (np.sqrt(v / c2) + eps), ref, m, v
-        )
-    _assert_tree_close(params["params"], ref, rtol=1e-4, atol=1e-6)
+    _assert_tree_close(params["params"], unflatten(path[-1]), rtol=1e-4, atol=1e-6)
 
 
 def test_evaluate_gives_mean_cross_entropy_and_accuracy():
@@ -103,6 +116,15 @@ def test_evaluate_gives_mean_cross_entropy_and_accuracy():
     assert float(accuracy) == pytest.approx(np.mean(logits.argmax(1) == np.asarray(y)))
 
 
-def test_normalize_pixels_maps_0_and_255_to_minus_one_and_one():
-    out = normalize_pixels(jnp.asarray([0, 255], jnp.uint8))
+def test_normalize_maps_0_and_255_to_minus_one_and_one():
+    out = normalize(jnp.asarray([0, 255], jnp.uint8))
     np.testing.assert_array_equal(np.asarray(out), [-1.0, 1.0])
+
+
+def test_normalize_on_numpy_and_jax_arrays_agrees_to_float32_rounding():
+    # The engine normalises training batches in JAX and the evaluation splits in NumPy.
+    pixels = np.arange(256, dtype=np.uint8)
+    on_host, on_device = normalize(pixels), jax.jit(normalize)(jnp.asarray(pixels))
+    assert on_host.dtype == on_device.dtype == np.float32
+    eps = np.finfo(np.float32).eps  # 1.2e-7: one rounding of p/255, doubled
+    np.testing.assert_allclose(on_host, np.asarray(on_device), rtol=0, atol=eps)
