@@ -15,10 +15,11 @@ import sys
 import time
 from collections.abc import Sequence
 
+from jaxopt_lab._cli import add_set_argument
 from jaxopt_lab.config import ConfigError
-from jaxopt_lab.studies.compare import run_study
-from jaxopt_lab.studies.report import ReportError
+from jaxopt_lab.studies.runner import run_study
 from jaxopt_lab.studies.spec import load_spec
+from jaxopt_lab.studies.store import ReportError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,13 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         "--config", required=True, help="study YAML, e.g. configs/studies/seed_table.yaml"
     )
     parser.add_argument("--out", required=True, help="run directory, e.g. runs/seed_table")
-    parser.add_argument(
-        "--set",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override for every row (train.epochs=2) or the study (tuning.sweep_seeds=[0])",
+    add_set_argument(
+        parser, "override for every row (train.epochs=2) or the study (tuning.sweep_seeds=[0])"
     )
     parser.add_argument("--overwrite", action="store_true", help="retrain every run set in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -45,14 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         spec = load_spec(args.config, args.set)
-        spec["source"] = args.config
         report = run_study(
             spec, args.out, overwrite=args.overwrite, quiet=args.quiet, on_set=on_set
         )
     except (ConfigError, ReportError, ValueError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"\nstudy {spec['study']} done in {time.perf_counter() - started:.1f} s")
+    print(f"\nstudy {spec.study} done in {time.perf_counter() - started:.1f} s")
     print(f"report: {report.path}\n")
     print(report.headline)
     return 0

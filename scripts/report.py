@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jaxopt_lab.studies.report import ReportError, build_report
+from jaxopt_lab.studies.report import build_report
+from jaxopt_lab.studies.store import ReportError
 
 
 def main(argv: list[str] | None = None) -> int:

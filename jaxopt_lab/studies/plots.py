@@ -1,5 +1,6 @@
-"""Figures of the study reports (matplotlib, Agg backend). Each function returns a ``Figure``;
-:mod:`jaxopt_lab.studies.report` saves it, so nothing here touches the file system.
+"""Figures of the study reports (matplotlib, Agg backend). Each function returns a ``Figure``
+(or an ``Animation``); :mod:`jaxopt_lab.studies.store` saves it, so nothing here touches the
+file system.
 
 Bands are the 95 % t-interval of the mean over seeds at each epoch (or learning rate), the same
 interval as the tables, so a band and a table cell never disagree.
@@ -28,6 +29,11 @@ CURVE_TITLES = {
     "val_loss": "validation loss",
     "val_accuracy": "validation accuracy",
 }
+
+
+def nan_for_none(values: Sequence[float | None]) -> np.ndarray:
+    """A stored series (``None`` where the value was not finite) as floats with NaN gaps."""
+    return np.array([np.nan if x is None else x for x in values], dtype=float)
 
 
 def band(values: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:

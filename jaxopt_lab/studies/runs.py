@@ -1,7 +1,7 @@
 """From the engine's per-epoch records to per-run curves and per-run scalar metrics.
 
 Pure functions over the dicts of ``metrics.jsonl`` (one per run per epoch, see the engine's
-``outputs.py``); reading the files is :mod:`jaxopt_lab.studies.report`'s job.
+``outputs.py``); reading the files is :mod:`jaxopt_lab.studies.store`'s job.
 
 A run that diverged keeps ``diverged=True`` and ``None`` metrics from its divergence epoch on.
 It is never averaged: every scalar metric of a diverged run is ``None`` and the run is counted

@@ -1,171 +1,296 @@
-"""The study config format: a shared base plus rows of overrides.
+"""The study config format: a shared base run config plus rows of overrides, typed.
 
 A study YAML (``configs/studies/*.yaml``)::
 
     study: seed_table            # name, also the report title
-    kind: compare                # compare | tuning | landscapes | second_order
+    kind: compare                # a key of jaxopt_lab.studies.kinds.KINDS
     question: Which optimizer …  # printed at the top of the report
-    base:                        # a run Config as in jaxopt_lab.config (model/optimizer/train/data)
+    base:                        # a run config as in jaxopt_lab.config (model/optimizer/train/data)
       model: {init: torch}
       train: {epochs: 15, batch_size: 32, seeds: [0, 1, 2, 3, 4]}
     rows:
       - name: SGD                # unique; also the run sub-directory (slugified)
-        set: {optimizer.name: sgd, optimizer.learning_rate: 0.01}
+        set: {optimizer.name: sgd, optimizer.learning_rate: 1e-2}
         notebook: {val_accuracy: {15: 0.9644}}   # optional reference numbers
         group: Momentum          # optional: compare variants within a group …
         variant: constant        # … against the group's first row
+        schedule: cosine         # optional: the row's run-relative optimizer.schedule
     report: {target_accuracy: 0.97, alpha: 0.05, confidence: 0.95}
+    tuning: {…}                  # the kind's own section, if it has one (see kinds/)
 
-Each row's run config is ``base``, then the row's ``set`` (dotted keys), then the command line's
-``--set key=value`` overrides, so the command line always wins. ``--set`` keys whose first part is
-a top-level study key (``report``, ``tuning``, ``landscapes``, ``second_order``) change the study
-itself instead (e.g. ``--set tuning.seeds=[0,1]``).
+It is read with the typed-YAML machinery of the run configs (``jaxopt_lab._typed_yaml``): YAML
+1.2 numbers (``1e-3`` is a float), unknown keys and wrong types raise ``ConfigError`` naming the
+key and the file, or ``--set`` when the command line set it.
+
+Each row's run config is ``base``, then the row's ``set`` (dotted keys) and ``schedule``, then
+the command line's ``--set key=value`` overrides, so the command line always wins. ``--set`` keys
+whose first part is a study section (``report``, ``expectation``, ``run_together`` or the kind's
+own section) change the study itself instead (e.g. ``--set tuning.sweep_seeds=[0,1]``).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
+import numpy as np
 
-KINDS = ("compare", "tuning", "landscapes", "second_order")
-CONFIG_SECTIONS = ("model", "optimizer", "train", "data")
-STUDY_SECTIONS = ("report", "tuning", "landscapes", "second_order", "expectation")
-ROW_KEYS = (
-    "name",
-    "set",
-    "notebook",
-    "group",
-    "variant",
-    "schedule",
-    "default_learning_rate",
-    "grid",
+from jaxopt_lab._typed_yaml import (
+    ConfigError,
+    Where,
+    build,
+    describe,
+    one_of,
+    parse_override,
+    read_mapping,
+    set_dotted,
+    to_dict,
 )
+from jaxopt_lab.studies.runs import METRICS
 
-REPORT_DEFAULTS = {
-    "target_accuracy": 0.97,
-    "alpha": 0.05,
-    "confidence": 0.95,
-    "primary_metric": "final_val_accuracy",
-}
+# The old name of a malformed-study error, kept so that ``except StudySpecError`` still works.
+StudySpecError = ConfigError
+
+CONFIG_SECTIONS = ("model", "optimizer", "train", "data")
+# Study sections every kind has; a kind with settings adds its own (named after the kind).
+STUDY_SECTIONS = ("report", "expectation", "run_together")
 
 
-class StudySpecError(ValueError):
-    """A study config is malformed; the message names the key and the fix."""
+@dataclasses.dataclass(frozen=True)
+class LogGrid:
+    """``num`` points from ``min`` to ``max``, evenly spaced in log (``numpy.geomspace``)."""
+
+    min: float
+    max: float
+    num: int
+
+    def points(self) -> list[float]:
+        return [float(x) for x in np.geomspace(self.min, self.max, self.num)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One row of a study: a name and the dotted run-config keys it sets over ``base``.
+
+    ``schedule`` is a run-relative schedule of ``jaxopt_lab.schedules``: a name (``cosine``) or
+    a mapping ``{kind: step, at: [0.5, 0.75], factor: 0.1}``. ``default_learning_rate`` and
+    ``grid`` are the tuning study's.
+    """
+
+    name: str
+    set: dict[str, Any] = dataclasses.field(default_factory=dict)
+    notebook: dict[str, Any] | None = None
+    group: str | None = None
+    variant: str | None = None
+    schedule: str | dict[str, Any] | None = None
+    default_learning_rate: float | None = None
+    grid: LogGrid | list[float] | None = None
+
+    @property
+    def optimizer_schedule(self) -> dict[str, Any] | None:
+        """The run config's ``optimizer.schedule`` for the row's ``schedule``: the engine
+        resolves it against the run's step count, so a shortened run keeps its shape."""
+        if self.schedule is None:
+            return None
+        if isinstance(self.schedule, str):
+            return {"name": self.schedule, "kwargs": {}}
+        options = dict(self.schedule)
+        return {"name": options.pop("kind"), "kwargs": options}
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportSettings:
+    """What the report calls reached, significant and primary."""
+
+    target_accuracy: float = 0.97
+    alpha: float = 0.05
+    confidence: float = 0.95
+    primary_metric: str = "final_val_accuracy"
+
+
+@dataclasses.dataclass(frozen=True)
+class Expectation:
+    """Check the mean ``epoch`` validation accuracy of ``rows`` (default: every row with notebook
+    numbers) against the notebook's, within ``tolerance``."""
+
+    epoch: int
+    tolerance: float
+    rows: list[str] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class StudySpec:
+    """A whole study. ``settings`` is the kind's own section (its ``Settings`` dataclass, or
+    None); in YAML it sits under the kind's name. ``overrides`` are the command line's run-config
+    ``--set`` keys (applied to every row), ``cli_set`` the raw ``--set`` strings, ``source`` the
+    study file."""
+
+    study: str
+    kind: str
+    question: str = ""
+    base: dict[str, Any] = dataclasses.field(default_factory=dict)
+    rows: list[Row] = dataclasses.field(default_factory=list)
+    report: ReportSettings = dataclasses.field(default_factory=ReportSettings)
+    expectation: Expectation | None = None
+    run_together: bool = True
+    settings: Any = None
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    cli_set: list[str] = dataclasses.field(default_factory=list)
+    source: str | None = None
 
 
 def slugify(name: str) -> str:
     """Row name → directory name: lower case, runs of other characters become ``_``."""
     slug = re.sub(r"[^a-z0-9.=-]+", "_", name.lower()).strip("_")
     if not slug:
-        raise StudySpecError(f"row name {name!r} has no letters or digits; give it a real name")
+        raise ConfigError(f"row name {name!r} has no letters or digits; give it a real name")
     return slug
 
 
-def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
-    """Read a study YAML, apply ``key=value`` overrides and validate it (see module docstring)."""
-    path = Path(path)
-    if not path.is_file():
-        raise StudySpecError(f"study config {path} does not exist; see configs/studies/")
-    with path.open() as f:
-        raw = yaml.safe_load(f)
-    return validate_spec(raw, overrides, source=str(path))
+def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> StudySpec:
+    """Read a study YAML, apply ``key=value`` overrides and validate it (see module docstring).
+
+    Raises ``ConfigError`` naming the key and the file (or ``--set``).
+    """
+    raw = read_mapping(path, what="study config")
+    return spec_from_dict({**raw, "source": str(path)}, overrides, source=str(path))
 
 
-def validate_spec(
-    raw: Mapping[str, Any], overrides: Iterable[str] = (), source: str = "<dict>"
-) -> dict[str, Any]:
-    """Check the study dict, fill defaults, apply overrides; returns a new dict."""
-    if not isinstance(raw, Mapping):
-        raise StudySpecError(f"{source}: a study config is a mapping, got {type(raw).__name__}")
-    spec = copy.deepcopy(dict(raw))
-    for key in ("study", "kind"):
-        if key not in spec:
-            raise StudySpecError(f"{source}: missing top-level key {key!r}")
-    if spec["kind"] not in KINDS:
-        raise StudySpecError(f"{source}: kind {spec['kind']!r} unknown; use one of {KINDS}")
-    spec.setdefault("question", "")
-    spec.setdefault("base", {})
-    spec["report"] = {**REPORT_DEFAULTS, **(spec.get("report") or {})}
-    config_overrides: dict[str, Any] = dict(spec.get("overrides") or {})
-    overrides = list(overrides)
-    for item in overrides:
-        key, value = parse_override(item)
-        head = key.split(".", 1)[0]
-        if head in STUDY_SECTIONS:
-            set_dotted(spec, key, value)
-        elif head in CONFIG_SECTIONS:
-            config_overrides[key] = value
-        else:
-            raise StudySpecError(
-                f"--set {item!r}: {head!r} is neither a run config section {CONFIG_SECTIONS} "
-                f"nor a study section {STUDY_SECTIONS}"
+def spec_from_dict(
+    data: Mapping[str, Any], overrides: Iterable[str] = (), source: str = "<dict>"
+) -> StudySpec:
+    """Validate a plain dict (a study file, or a run directory's ``study.yaml``) into a
+    ``StudySpec``, applying ``--set`` overrides; errors name ``source``."""
+    # The kinds import this module (Row, StudySpec), so their table is imported at call time.
+    from jaxopt_lab.studies.kinds import KINDS
+
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: a study config is a mapping, got {describe(data)}")
+    raw = {k: copy.deepcopy(v) for k, v in data.items() if v is not None}  # `key:` = absent
+    top = Where(source)
+    if "kind" not in raw:
+        raise top.error("kind", f"missing (required); use one of {', '.join(KINDS)}")
+    if not isinstance(raw["kind"], str):
+        raise top.error("kind", f"expected a string, got {describe(raw['kind'])}")
+    one_of(top, "kind", raw["kind"], tuple(KINDS))
+    kind = KINDS[raw["kind"]]
+    own = () if kind.settings is None else (raw["kind"],)
+    where = _apply_overrides(raw, list(overrides), (*STUDY_SECTIONS, *own), source)
+    accepted = [*(f.name for f in dataclasses.fields(StudySpec) if f.name != "settings"), *own]
+    for key in raw:
+        if key not in accepted:
+            raise where.error(
+                str(key), f"unknown key; a {raw['kind']} study accepts {', '.join(accepted)}"
             )
-    # Kept in the resolved study.yaml, so a rebuilt report states how the runs were made.
-    spec["overrides"] = config_overrides
-    spec["cli_set"] = [*spec.get("cli_set", []), *overrides]
-    if spec["kind"] in ("compare", "tuning"):
-        rows = spec.get("rows")
-        if not isinstance(rows, list) or not rows:
-            raise StudySpecError(f"{source}: kind {spec['kind']!r} needs a non-empty list `rows`")
-        seen: dict[str, str] = {}
-        for i, row in enumerate(rows):
-            if not isinstance(row, Mapping) or "name" not in row:
-                raise StudySpecError(f"{source}: rows[{i}] needs a `name`")
-            unknown = sorted(set(row) - set(ROW_KEYS))
-            if unknown:
-                raise StudySpecError(
-                    f"{source}: rows[{i}] ({row['name']}) has unknown keys {unknown}; a row takes "
-                    f"{ROW_KEYS}"
-                )
-            row.setdefault("set", {})
-            if not isinstance(row["set"], Mapping):
-                raise StudySpecError(f"{source}: rows[{i}].set must map dotted keys to values")
-            for key in row["set"]:
-                if key.split(".", 1)[0] not in CONFIG_SECTIONS:
-                    raise StudySpecError(
-                        f"{source}: rows[{i}] ({row['name']}) sets {key!r}; keys start with one "
-                        f"of {CONFIG_SECTIONS}"
-                    )
-            slug = slugify(str(row["name"]))
-            if slug in seen:
-                raise StudySpecError(
-                    f"{source}: rows {seen[slug]!r} and {row['name']!r} share directory {slug!r}; "
-                    "rename one"
-                )
-            seen[slug] = str(row["name"])
+    section = raw.pop(raw["kind"], {}) if own else None
+    spec = build(StudySpec, raw, where)
+    if kind.settings is not None:
+        spec = dataclasses.replace(
+            spec, settings=build(kind.settings, section, where, prefix=f"{spec.kind}.")
+        )
+    _check(spec, where)
+    kind.check(spec, where)
     return spec
 
 
-def parse_override(item: str) -> tuple[str, Any]:
-    """``"train.epochs=2"`` → ``("train.epochs", 2)``, the value parsed as YAML."""
-    if "=" not in item:
-        raise StudySpecError(f"--set {item!r}: expected key.sub=value")
-    key, text = item.split("=", 1)
-    return key.strip(), yaml.safe_load(text)
+def spec_to_dict(spec: StudySpec) -> dict[str, Any]:
+    """The spec as plain YAML-able data, the kind's settings under the kind's name
+    (``spec_from_dict`` inverts it)."""
+    out = to_dict(spec)
+    settings = out.pop("settings")
+    if settings is not None:
+        out[spec.kind] = settings
+    return out
 
 
-def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``tree[a][b] = value`` for ``key = "a.b"``, creating mappings on the way."""
-    node = tree
-    parts = key.split(".")
-    for part in parts[:-1]:
-        nxt = node.setdefault(part, {})
-        if not isinstance(nxt, dict):
-            raise StudySpecError(f"cannot set {key!r}: {part!r} is a {type(nxt).__name__}")
-        node = nxt
-    node[parts[-1]] = value
-
-
-def row_config_dict(spec: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
-    """The nested run-config dict of one row: base, then the row's ``set``, then ``--set``."""
-    tree = copy.deepcopy(dict(spec.get("base") or {}))
-    for key, value in row.get("set", {}).items():
-        set_dotted(tree, key, copy.deepcopy(value))
-    for key, value in (spec.get("overrides") or {}).items():
-        set_dotted(tree, key, copy.deepcopy(value))
+def row_config_dict(spec: StudySpec, row: Row) -> dict[str, Any]:
+    """The nested run-config dict of one row: base, then the row's ``set`` and ``schedule``,
+    then ``--set``."""
+    tree = copy.deepcopy(spec.base)
+    origin = f"{spec.source or 'study'} row {row.name!r}"
+    for key, value in row.set.items():
+        set_dotted(tree, key, copy.deepcopy(value), origin)
+    if row.schedule is not None:
+        set_dotted(tree, "optimizer.schedule", row.optimizer_schedule, origin)
+    for key, value in spec.overrides.items():
+        set_dotted(tree, key, copy.deepcopy(value), origin)
     return tree
+
+
+def require_rows(spec: StudySpec, where: Where) -> None:
+    """``ConfigError`` unless the study has rows (kinds that train rows call it)."""
+    if not spec.rows:
+        raise where.error("rows", f"kind {spec.kind!r} needs a non-empty list `rows`")
+
+
+def check_grid(grid: LogGrid | list[float], key: str, where: Where) -> None:
+    """A learning-rate grid: rates > 0, and a log grid of at least one point."""
+    if isinstance(grid, LogGrid):
+        if not (grid.min > 0 and grid.max > 0):
+            raise where.error(key, f"needs min and max > 0, got {grid.min} and {grid.max}")
+        if grid.num < 1:
+            raise where.error(f"{key}.num", f"must be ≥ 1, got {grid.num}")
+    elif not grid or any(not x > 0 for x in grid):
+        raise where.error(key, f"needs rates > 0, got {grid}")
+
+
+def _apply_overrides(
+    raw: dict[str, Any], items: list[str], sections: tuple[str, ...], source: str
+) -> Where:
+    """Study-section ``--set`` keys go into ``raw``; run-config keys into ``raw['overrides']``.
+
+    Returns where each study value came from (the file, or ``--set`` for the keys set here).
+    """
+    config_overrides = dict(raw.get("overrides") or {})
+    touched = set()
+    for item in items:
+        key, value = parse_override(item, source)
+        head = key.split(".", 1)[0]
+        if head in sections:
+            set_dotted(raw, key, value, source)
+            touched.add(key)
+        elif head in CONFIG_SECTIONS:
+            config_overrides[key] = value
+        else:
+            raise ConfigError(
+                f"--set {item!r} (config {source}): {head!r} is neither a run config section "
+                f"({', '.join(CONFIG_SECTIONS)}) nor a study section ({', '.join(sections)})"
+            )
+    # Kept in the resolved study.yaml, so a rebuilt report states how the runs were made.
+    raw["overrides"] = config_overrides
+    raw["cli_set"] = [*raw.get("cli_set", []), *items]
+    return Where(source, frozenset(touched))
+
+
+def _check(spec: StudySpec, where: Where) -> None:
+    """Checks across fields that every kind shares: metric names and the rows."""
+    one_of(where, "report.primary_metric", spec.report.primary_metric, tuple(METRICS))
+    seen: dict[str, str] = {}
+    for i, row in enumerate(spec.rows):
+        at = f"rows[{i}]"
+        if "/" in row.name:
+            raise where.error(
+                f"{at}.name", f"{row.name!r} may not contain '/' (it prefixes run ids)"
+            )
+        for key in row.set:
+            if not isinstance(key, str) or key.split(".", 1)[0] not in CONFIG_SECTIONS:
+                raise where.error(
+                    f"{at}.set",
+                    f"({row.name}) sets {key!r}; keys start with one of "
+                    f"{', '.join(CONFIG_SECTIONS)}",
+                )
+        if isinstance(row.schedule, dict) and "kind" not in row.schedule:
+            raise where.error(f"{at}.schedule.kind", "missing (required), e.g. {kind: step}")
+        if row.grid is not None:
+            check_grid(row.grid, f"{at}.grid", where)
+        slug = slugify(row.name)
+        if slug in seen:
+            raise where.error(
+                f"{at}.name",
+                f"rows {seen[slug]!r} and {row.name!r} share directory {slug!r}; rename one",
+            )
+        seen[slug] = row.name

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from jaxopt_lab.data.splits import MNIST
+from jaxopt_lab.engine import outputs
 from tests.synthetic import synthetic_mnist
 
 # Overrides that shrink any engine study to seconds on the tiny data.
@@ -18,7 +19,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def summary_runs(run_dir):
     """Every run of every run set's ``summary.json`` under a study directory."""
     out = []
-    for path in sorted(run_dir.glob("*/summary.json")):
+    for path in sorted(run_dir.glob(f"*/{outputs.SUMMARY}")):
         out += json.loads(path.read_text())["runs"]
     return out
 

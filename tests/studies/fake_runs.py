@@ -11,9 +11,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from jaxopt_lab.studies.spec import slugify, validate_spec
+from jaxopt_lab.engine import outputs
+from jaxopt_lab.studies.spec import StudySpec, slugify, spec_from_dict
+from jaxopt_lab.studies.store import Store
 
 
 def fake_row(
@@ -65,10 +66,10 @@ def fake_row(
                 }
             )
     row_dir.mkdir(parents=True, exist_ok=True)
-    with (row_dir / "metrics.jsonl").open("w") as f:
+    with (row_dir / outputs.METRICS).open("w") as f:
         for rec in records:
             f.write(json.dumps(rec) + "\n")
-    (row_dir / "summary.json").write_text(
+    (row_dir / outputs.SUMMARY).write_text(
         json.dumps(
             {
                 "runs": runs,
@@ -82,9 +83,9 @@ def fake_row(
     return records
 
 
-def fake_study(run_dir: Path, rows: list[dict], kind: str = "compare", **extra) -> dict:
+def fake_study(run_dir: Path, rows: list[dict], kind: str = "compare", **extra) -> StudySpec:
     """Write ``study.yaml`` for ``rows`` (each: name, optimizer, level, optional lrs/diverge)."""
-    spec = validate_spec(
+    spec = spec_from_dict(
         {
             "study": "fake",
             "kind": kind,
@@ -102,8 +103,7 @@ def fake_study(run_dir: Path, rows: list[dict], kind: str = "compare", **extra) 
             **extra,
         }
     )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "study.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    Store(run_dir).write_spec(spec)
     for i, r in enumerate(rows):
         fake_row(
             run_dir / slugify(r["name"]),

@@ -1,4 +1,4 @@
-"""Landscapes: the test functions, the vmapped trajectories, and the study's report."""
+"""Landscapes: the test functions and the vmapped trajectories."""
 
 from __future__ import annotations
 
@@ -8,10 +8,6 @@ import numpy as np
 import pytest
 
 from jaxopt_lab.studies import landscapes
-from jaxopt_lab.studies.compare import run_study
-from jaxopt_lab.studies.spec import validate_spec
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize("name", list(landscapes.FUNCTIONS))
@@ -47,28 +43,3 @@ def test_unknown_names_are_clear_errors():
         landscapes.trajectories("lion", landscapes.quadratic, (0.0, 0.0), [0.1], 3)
     with pytest.raises(ValueError, match="unknown test functions"):
         landscapes.run({"functions": ["himmelblau"]})
-
-
-def test_landscapes_study_writes_figures_gif_and_generated_conclusions(tmp_path):
-    spec = validate_spec(
-        {
-            "study": "landscapes",
-            "kind": "landscapes",
-            "landscapes": {
-                "functions": ["quadratic", "saddle"],
-                "optimizers": ["sgd", "adam"],
-                "steps": 60,
-                "lr_grid": {"min": 1e-3, "max": 1.0, "num": 4},
-                "tolerance": 1e-3,
-                "gif": "quadratic",
-            },
-        }
-    )
-    report = run_study(spec, tmp_path)
-    for name in ("quadratic.png", "saddle.png"):
-        data = (tmp_path / "figures" / name).read_bytes()
-        assert data[:8] == PNG_MAGIC and len(data) > 10_000
-    assert (tmp_path / "figures" / "quadratic.gif").read_bytes()[:6] == b"GIF89a"
-    text = report.path.read_text()
-    assert "quadratic: closest after 60 steps is" in text
-    assert report.headline.startswith("| function |")

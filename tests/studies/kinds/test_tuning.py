@@ -7,11 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from jaxopt_lab.studies import tuning
+from jaxopt_lab.config import ConfigError
 from jaxopt_lab.studies.aggregate import summarize_arms
-from jaxopt_lab.studies.compare import run_study
+from jaxopt_lab.studies.kinds import tuning
+from jaxopt_lab.studies.runner import run_study
 from jaxopt_lab.studies.runs import RunCurve
-from jaxopt_lab.studies.spec import validate_spec
+from jaxopt_lab.studies.spec import spec_from_dict
+
+SGD_ROW = {"name": "SGD", "set": {"optimizer.name": "sgd"}, "default_learning_rate": 0.01}
 
 
 def _run(row, lr, seed, acc, diverged=False):
@@ -52,25 +55,47 @@ def test_best_rate_skips_diverging_rates_and_flags_the_grid_edge():
 
 
 def test_final_rows_pair_default_and_tuned_on_fresh_seeds():
-    spec = {
-        "rows": [{"name": "SGD", "set": {"optimizer.name": "sgd"}, "default_learning_rate": 0.01}],
-        "tuning": {"final_seeds": [7, 8]},
-    }
+    spec = spec_from_dict(
+        {"study": "t", "kind": "tuning", "rows": [SGD_ROW], "tuning": {"final_seeds": [7, 8]}}
+    )
     rows = tuning.final_rows(spec, {"SGD": {"learning_rate": 0.1}})
-    assert [(r["name"], r["set"]["optimizer.learning_rate"]) for r in rows] == [
+    assert [(r.name, r.set["optimizer.learning_rate"]) for r in rows] == [
         ("SGD default", 0.01),
         ("SGD tuned", 0.1),
     ]
-    assert all(r["set"]["train.seeds"] == [7, 8] and r["group"] == "SGD" for r in rows)
+    assert all(r.set["train.seeds"] == [7, 8] and r.group == "SGD" for r in rows)
     # tuning that lands on the default rate trains the default row only
     same = tuning.final_rows(spec, {"SGD": {"learning_rate": 0.01}})
-    assert [r["name"] for r in same] == ["SGD default"]
-    with pytest.raises(ValueError, match="default_learning_rate"):
-        tuning.final_rows({"rows": [{"name": "X", "set": {}}]}, {})
+    assert [r.name for r in same] == ["SGD default"]
+    with pytest.raises(ConfigError, match=r"rows\[0\]\.default_learning_rate: missing"):
+        spec_from_dict({"study": "t", "kind": "tuning", "rows": [{"name": "X", "set": {}}]})
+
+
+def test_sweep_rows_use_the_row_grid_else_the_study_grid():
+    spec = spec_from_dict(
+        {
+            "study": "t",
+            "kind": "tuning",
+            "tuning": {"grid": {"min": 1e-3, "max": 1e-1, "num": 3}, "sweep_seeds": [0]},
+            "rows": [SGD_ROW, {**SGD_ROW, "name": "Other", "grid": [0.5, 5.0]}],
+        }
+    )
+    sweep = tuning.sweep_rows(spec)
+    assert sweep[0].set["optimizer.learning_rate"] == pytest.approx([1e-3, 1e-2, 1e-1])
+    assert sweep[1].set == {
+        "optimizer.name": "sgd",
+        "optimizer.learning_rate": [0.5, 5.0],
+        "train.seeds": [0],
+    }
+
+
+def test_the_tuning_metric_must_be_a_metric():
+    with pytest.raises(ConfigError, match=r"tuning\.metric: 'speed' is not one of"):
+        spec_from_dict({"study": "t", "kind": "tuning", "rows": [SGD_ROW]}, ["tuning.metric=speed"])
 
 
 def test_tuning_study_end_to_end(tiny_mnist, tmp_path):
-    spec = validate_spec(
+    spec = spec_from_dict(
         {
             "study": "tuning",
             "kind": "tuning",

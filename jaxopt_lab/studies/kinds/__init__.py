@@ -1,0 +1,49 @@
+"""Study kinds: one module per kind, and the one table of them.
+
+A kind's module defines:
+
+- ``Settings``: the dataclass of its own study section (in the YAML under the kind's name, e.g.
+  ``tuning:``), or None when it has none;
+- ``check(spec, where)``: validation of that section and of the rows, raising ``ConfigError``
+  through ``where`` (so the error names the key and the file, or ``--set``);
+- ``run(spec, store, *, overwrite, quiet, data, on_set)``: trains or computes, writing through
+  the store (``jaxopt_lab.studies.store``);
+- ``report(spec, store) -> ReportParts``: pure; it reads through the store and returns the
+  report's lines, headline, tables and figures, which the store writes.
+
+Adding a kind is a module here and its entry in ``KINDS``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from types import ModuleType
+
+from jaxopt_lab._typed_yaml import Where
+from jaxopt_lab.studies.kinds import compare, landscapes, second_order, tuning
+from jaxopt_lab.studies.sections import ReportParts
+from jaxopt_lab.studies.spec import StudySpec
+from jaxopt_lab.studies.store import Store
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """What the spec, the runner and the report need of a study kind."""
+
+    settings: type | None
+    check: Callable[[StudySpec, Where], None]
+    run: Callable[..., None]
+    report: Callable[[StudySpec, Store], ReportParts]
+
+    @classmethod
+    def of(cls, module: ModuleType) -> Kind:
+        return cls(module.Settings, module.check, module.run, module.report)
+
+
+KINDS: dict[str, Kind] = {
+    "compare": Kind.of(compare),
+    "tuning": Kind.of(tuning),
+    "landscapes": Kind.of(landscapes),
+    "second_order": Kind.of(second_order),
+}

@@ -1,0 +1,105 @@
+"""Train a study's rows through the engine: rows → run configs → run sets → ``train_many``.
+
+Rows whose ``model``, ``train`` and ``data`` sections agree train together as one run set
+(``engine.train_many``: one compiled program per epoch, vmapped over every row × seed ×
+learning rate), so runs with the same seed share their initial parameters and batch order
+across rows — the pairing the statistics rely on — and the whole seed table is one program.
+``run_together: false`` in the study trains each row alone (separate wall times per row).
+
+A run set's directory holds the engine's outputs; its ``metrics.jsonl`` records are told apart
+by their run-id prefix, the row name. A run set already finished is kept, one interrupted is
+resumed (bitwise, by the engine), unless ``overwrite``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from jaxopt_lab import engine
+from jaxopt_lab.config import Config, config_from_dict
+from jaxopt_lab.data import MNIST, load_mnist
+from jaxopt_lab.studies.spec import Row, StudySpec, row_config_dict, slugify
+from jaxopt_lab.studies.store import Store
+
+# on_set(k, n, run-set directory, row names) is called before each of the n run sets trains.
+OnSet = Callable[[int, int, str, Sequence[str]], None]
+
+
+def row_configs(spec: StudySpec, rows: Sequence[Row]) -> dict[str, Config]:
+    """Each row's validated run ``Config``; errors name the study file and the row, or
+    ``--set`` when the command line set the key."""
+    cli = set(spec.overrides)
+    return {
+        row.name: config_from_dict(
+            row_config_dict(spec, row),
+            source=f"{spec.source or 'study'} row {row.name!r}",
+            overridden=cli,
+        )
+        for row in rows
+    }
+
+
+def run_sets(spec: StudySpec, configs: dict[str, Config]) -> list[tuple[str, dict[str, Config]]]:
+    """Rows grouped into run sets: equal model/train/data sections, unless ``run_together`` is
+    false. A set's directory is ``runs`` when it is the only one, else ``set<k>`` (or the row's
+    slug when each row trains alone)."""
+    if not spec.run_together:
+        return [(slugify(name), {name: cfg}) for name, cfg in configs.items()]
+    sets: list[dict[str, Config]] = []
+    for name, cfg in configs.items():
+        for s in sets:
+            first = next(iter(s.values()))
+            if (cfg.model, cfg.train, cfg.data) == (first.model, first.train, first.data):
+                s[name] = cfg
+                break
+        else:
+            sets.append({name: cfg})
+    if len(sets) == 1:
+        return [("runs", sets[0])]
+    return [(f"set{k}", s) for k, s in enumerate(sets)]
+
+
+def train_rows(
+    spec: StudySpec,
+    rows: Sequence[Row],
+    store: Store,
+    *,
+    overwrite: bool,
+    quiet: bool,
+    data: MNIST | None,
+    on_set: OnSet | None,
+) -> None:
+    """Train the rows' run sets under ``store``; finished sets are kept unless ``overwrite``."""
+    sets = run_sets(spec, row_configs(spec, rows))
+    store.write_runsets({dirname: list(members) for dirname, members in sets})
+    # Splits are loaded once per (source, cache, split seed), not once per run set; data passed
+    # in by the caller (tiny data in tests) serves every set.
+    loaded: dict[tuple[Any, ...], MNIST] = {}
+    for k, (dirname, members) in enumerate(sets):
+        if on_set is not None:
+            on_set(k + 1, len(sets), str(store.run_set_dir(dirname)), list(members))
+        if not overwrite and store.finished(dirname, members):
+            continue
+        set_data = data
+        if set_data is None:
+            first = next(iter(members.values()))
+            key = (first.data.source, first.data.cache_dir, first.data.split_seed)
+            if key not in loaded:
+                loaded[key] = load_data(first)
+            set_data = loaded[key]
+        engine.train_many(
+            members,
+            store.run_set_dir(dirname),
+            resume=not overwrite and store.has_metrics(dirname),
+            overwrite=overwrite,
+            quiet=quiet,
+            data=set_data,
+        )
+
+
+def load_data(cfg: Config) -> MNIST:
+    """The MNIST split a run config asks for."""
+    return load_mnist(
+        source=cfg.data.source, cache_dir=cfg.data.cache_dir, split_seed=cfg.data.split_seed
+    )

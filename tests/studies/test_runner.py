@@ -1,0 +1,72 @@
+"""The study runner end to end through the engine, on tiny synthetic data (seconds each)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from jaxopt_lab.engine import outputs
+from jaxopt_lab.studies.report import build_report
+from jaxopt_lab.studies.runner import run_study
+from jaxopt_lab.studies.spec import load_spec, spec_from_dict
+from jaxopt_lab.studies.store import Store
+from tests.studies.conftest import TINY
+
+
+@pytest.fixture(scope="module")
+def seed_table_run(tiny_mnist, tmp_path_factory):
+    out = tmp_path_factory.mktemp("seed_table")
+    spec = load_spec("configs/studies/seed_table.yaml", TINY)
+    return out, run_study(spec, out, quiet=True, data=tiny_mnist)
+
+
+def test_seed_table_states_the_expectation_it_cannot_check_in_two_epochs(seed_table_run):
+    text = seed_table_run[1].path.read_text()
+    assert "SGD: no healthy run reached epoch 15; cannot compare." in text
+    assert "0.8914 / " in text  # the notebook's epoch-1 SGD figure beside ours
+
+
+def test_the_study_yaml_is_the_spec_that_ran(seed_table_run):
+    out, _ = seed_table_run
+    assert Store(out).read_spec() == load_spec("configs/studies/seed_table.yaml", TINY)
+
+
+def test_a_diverging_row_is_reported_as_diverged(tiny_mnist, tmp_path):
+    spec = spec_from_dict(
+        {
+            "study": "div",
+            "kind": "compare",
+            "base": {"model": {"hidden_sizes": [16]}, "train": {"epochs": 2, "seeds": [0, 1]}},
+            "rows": [
+                {
+                    "name": "Adam",
+                    "set": {"optimizer.name": "adam", "optimizer.learning_rate": 1e-3},
+                },
+                {"name": "Boom", "set": {"optimizer.name": "sgd", "optimizer.learning_rate": 1e30}},
+            ],
+        }
+    )
+    text = run_study(spec, tmp_path, quiet=True, data=tiny_mnist).path.read_text()
+    boom = next(x for x in text.splitlines() if x.startswith("| Boom |"))
+    assert "diverged" in boom and "2 (2 diverged)" in boom
+    assert "Boom diverged in 2 of 2 seeds" in text
+
+
+def test_finished_run_sets_are_kept_on_rerun(seed_table_run, tiny_mnist):
+    out, _ = seed_table_run
+    metrics = out / "runs" / outputs.METRICS
+    before = metrics.stat().st_mtime_ns
+    spec = load_spec("configs/studies/seed_table.yaml", TINY)
+    run_study(spec, out, quiet=True, data=tiny_mnist)
+    assert metrics.stat().st_mtime_ns == before
+
+
+def test_a_stale_run_set_directory_is_not_read(seed_table_run, tmp_path):
+    out, report = seed_table_run
+    stale = out / "set_from_an_older_layout"
+    shutil.copytree(out / "runs", stale)
+    try:
+        assert build_report(out).path.read_text() == report.path.read_text()
+    finally:
+        shutil.rmtree(stale)
