@@ -16,7 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxopt_lab.data.canonical import FILE_NAMES, MNISTArrays, idx_header
+from jaxopt_lab.data.canonical import (
+    FILE_NAMES,
+    TEST_IMAGES,
+    TEST_LABELS,
+    TRAIN_IMAGES,
+    TRAIN_LABELS,
+    MNISTArrays,
+    idx_header,
+)
 from jaxopt_lab.data.errors import DataError, IDXFormatError
 from jaxopt_lab.data.progress import status
 
@@ -31,25 +39,40 @@ _DTYPES = {
 }
 
 
-def parse_idx(data: bytes, *, name: str = "<bytes>") -> np.ndarray:
-    """Decode the bytes of an uncompressed IDX file into an array of the stored type."""
+# MNIST's images are [N, 28, 28], its labels [N].
+MNIST_NDIM = {TRAIN_IMAGES: 3, TEST_IMAGES: 3, TRAIN_LABELS: 1, TEST_LABELS: 1}
+_WHAT = {3: "MNIST images", 1: "MNIST labels"}
+
+
+def parse_idx(data: bytes, *, name: str = "<bytes>", ndim: int | None = None) -> np.ndarray:
+    """Decode the bytes of an uncompressed IDX file into an array of the stored type.
+
+    ``ndim``, when given, is the number of dimensions the file must have; a header that says
+    otherwise has a corrupt fourth byte, which would otherwise read as a wrong shape.
+    """
     if len(data) < 4:
         raise IDXFormatError(f"{name}: {len(data)} bytes is too short for an IDX header")
-    zero0, zero1, type_code, ndim = data[:4]
-    if zero0 != 0 or zero1 != 0 or type_code not in _DTYPES or ndim == 0:
+    zero0, zero1, type_code, dims = data[:4]
+    if zero0 != 0 or zero1 != 0 or type_code not in _DTYPES or dims == 0:
         magic = struct.unpack(">I", data[:4])[0]
         raise IDXFormatError(
             f"{name}: not an IDX file (magic number {magic} = 0x{magic:08x}; an IDX file starts "
             "with two zero bytes, a type code such as 0x08 and the number of dimensions, e.g. "
             "2051 for images, 2049 for labels). Check that this is the file you meant."
         )
-    header_size = 4 + 4 * ndim
+    header_size = 4 + 4 * dims
     if len(data) < header_size:
         raise IDXFormatError(f"{name}: truncated IDX header ({len(data)} of {header_size} bytes)")
-    shape = struct.unpack(f">{ndim}I", data[4:header_size])
+    shape = struct.unpack(f">{dims}I", data[4:header_size])
     dtype = _DTYPES[type_code]
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     found = len(data) - header_size
+    if found != expected and ndim is not None and dims != ndim:
+        # A whole file of another kind (two files swapped) is left to the caller to name.
+        raise IDXFormatError(
+            f"{name}: the header says {dims} dimensions but {_WHAT[ndim]} have {ndim}: its "
+            "fourth byte is corrupt. Download or copy the file again."
+        )
     if found != expected:
         what = "truncated" if found < expected else "has trailing bytes"
         raise IDXFormatError(
@@ -60,8 +83,8 @@ def parse_idx(data: bytes, *, name: str = "<bytes>") -> np.ndarray:
     return array.astype(dtype.newbyteorder("="), copy=True)
 
 
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an IDX file, gzipped or not."""
+def read_idx(path: str | os.PathLike[str], ndim: int | None = None) -> np.ndarray:
+    """Read an IDX file, gzipped or not (``ndim`` as in ``parse_idx``)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -74,7 +97,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
             raise IDXFormatError(
                 f"{path}: damaged or truncated gzip ({error}). Download or copy the file again."
             ) from error
-    return parse_idx(data, name=str(path))
+    return parse_idx(data, name=str(path), ndim=ndim)
 
 
 def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> None:
@@ -122,7 +145,7 @@ def load_idx_dir(directory: str | os.PathLike[str], *, quiet: bool = False) -> M
     """Read the four MNIST IDX files of ``directory`` into the canonical arrays."""
     files = find_mnist_files(directory)
     status(f"reading IDX files from {files[FILE_NAMES[0]].parent}", quiet=quiet)
-    arrays = {name: read_idx(path) for name, path in files.items()}
+    arrays = {name: read_idx(path, ndim=MNIST_NDIM[name]) for name, path in files.items()}
     for name, array in arrays.items():
         if array.dtype != np.uint8:
             raise IDXFormatError(

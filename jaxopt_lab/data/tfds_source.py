@@ -113,7 +113,10 @@ def load_tfds(
     try:
         import tensorflow_datasets as tfds
     except ImportError as error:
-        raise SourceError(f"tensorflow-datasets is not importable ({error})") from error
+        raise SourceError(
+            f"tensorflow-datasets is not importable ({error}); install the extra: "
+            "pip install 'jaxopt_lab[data]'"
+        ) from error
     data_dir = None if data_dir is None else os.fspath(data_dir)
     splits = {}
     # Probing for prepared data makes tfds log warnings about the folders it looked in; the

@@ -19,19 +19,27 @@ import optax
 ScalarOrSchedule = float | jax.Array | optax.Schedule
 
 
-def _concrete(value: Any) -> float | None:
-    """The value as a Python float, or None when it is traced, a schedule or not a scalar."""
+def _concrete(name: str, value: Any) -> float | None:
+    """The value as a Python float, or None when it is traced or a schedule.
+
+    Raises ``ValueError`` naming ``name`` for anything but a real scalar (a complex number, a
+    string, None, an array).
+    """
     if callable(value) or isinstance(value, jax.core.Tracer):
         return None
-    array = np.asarray(value)
-    if array.ndim != 0 or not jnp.issubdtype(array.dtype, jnp.number):
-        raise ValueError(f"expected a scalar hyperparameter, got {value!r}")
+    array = np.asarray(value) if value is not None else np.asarray(value, dtype=object)
+    if array.ndim != 0 or not (
+        jnp.issubdtype(array.dtype, jnp.integer) or jnp.issubdtype(array.dtype, jnp.floating)
+    ):
+        raise ValueError(
+            f"{name}={value!r} is invalid: expected a real scalar hyperparameter (a float)."
+        )
     return float(array)
 
 
 def check_learning_rate(learning_rate: ScalarOrSchedule) -> None:
     """A learning rate is a finite number ≥ 0 or a schedule (a callable of the step count)."""
-    value = _concrete(learning_rate)
+    value = _concrete("learning_rate", learning_rate)
     if value is not None and not (math.isfinite(value) and value >= 0.0):
         raise ValueError(
             f"learning_rate={value!r} is invalid: it must be a finite number >= 0 "
@@ -41,7 +49,7 @@ def check_learning_rate(learning_rate: ScalarOrSchedule) -> None:
 
 def check_unit_interval(name: str, value: Any) -> None:
     """A decay rate (β₁, β₂, γ, ρ) lies in [0, 1)."""
-    number = _concrete(value)
+    number = _concrete(name, value)
     if number is not None and not 0.0 <= number < 1.0:
         hint = ""
         if number == 1.0 and jnp.finfo(np.asarray(value).dtype).bits < 32:
@@ -55,7 +63,7 @@ def check_unit_interval(name: str, value: Any) -> None:
 
 def check_non_negative(name: str, value: Any) -> None:
     """ε, weight decay and accumulator starts are finite and ≥ 0."""
-    number = _concrete(value)
+    number = _concrete(name, value)
     if number is not None and not (math.isfinite(number) and number >= 0.0):
         raise ValueError(f"{name}={number!r} is invalid: it must be a finite number >= 0.")
 

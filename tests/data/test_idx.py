@@ -114,3 +114,16 @@ def test_swapped_files_are_refused(tmp_path: Path, tiny):
     labels.write_bytes(data)
     with pytest.raises(IDXFormatError, match=r"uint8 \[N, 28, 28\].*swapped"):
         load_idx_dir(folder, quiet=True)
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 4])
+def test_a_corrupt_ndim_byte_is_named(tmp_path: Path, tiny, ndim: int):
+    folder = write_idx_dir(tmp_path / "idx", tiny, gz=False)
+    images = folder / "t10k-images-idx3-ubyte"
+    data = bytearray(images.read_bytes())
+    data[3] = ndim
+    images.write_bytes(bytes(data))
+    with pytest.raises(
+        IDXFormatError, match=rf"header says {ndim} dimensions.*MNIST images have 3"
+    ):
+        load_idx_dir(folder, quiet=True)

@@ -62,6 +62,26 @@ def test_unknown_hyperparameter_lists_the_accepted_ones():
         jol.get_optimizer("adam", learning_rate=0.1, beta1=0.9)
 
 
+def test_the_registry_answers_defaults_and_the_run_config_uses_its_message():
+    from jaxopt_lab.config import ConfigError, config_from_dict
+    from jaxopt_lab.optimizers.registry import hyperparameter_defaults
+
+    assert hyperparameter_defaults("adam") == {
+        "learning_rate": 1e-3,
+        "b1": 0.9,
+        "b2": 0.999,
+        "eps": 1e-8,
+    }
+    with pytest.raises(ValueError) as direct:
+        jol.get_optimizer("adam", beta1=0.9)
+    with pytest.raises(ConfigError) as from_config:
+        config_from_dict(
+            {"optimizer": {"name": "adam", "learning_rate": 1e-3, "hparams": {"beta1": 0.9}}},
+            source="c.yaml",
+        )
+    assert str(from_config.value) == f"c.yaml: optimizer.hparams.beta1: {direct.value}"
+
+
 def test_non_scalar_hyperparameter_is_refused():
     with pytest.raises(ValueError, match="scalar"):
         jol.adam(learning_rate=jnp.ones(3))
@@ -84,3 +104,14 @@ def test_every_optimizer_has_docstring_with_rule_reference_and_conventions():
         assert "←" in factory.__doc__ + module_doc, name
         assert "optax" in module_doc and ("torch" in module_doc or "PyTorch" in module_doc), name
         assert "Reference" in module_doc or name == "sgd", name
+
+
+def test_a_missing_required_hyperparameter_is_a_value_error_naming_it():
+    with pytest.raises(ValueError, match=r"optimizer 'sgd' needs learning_rate"):
+        jol.get_optimizer("sgd")
+
+
+@pytest.mark.parametrize("value", [1j, "0.1", None])
+def test_a_complex_or_non_numeric_hyperparameter_names_the_parameter(value):
+    with pytest.raises(ValueError, match=r"learning_rate=.* is invalid: expected a real scalar"):
+        jol.get_optimizer("sgd", learning_rate=value)
