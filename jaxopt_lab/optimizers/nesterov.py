@@ -17,8 +17,9 @@ So with g the gradient at the current parameters φ:
     v ← γ v + η g
     φ ← φ − (γ v + η g)
 
-and, both starting from v₀ = 0 (so φ₀ = θ₀), the slides' θ at any step is φ + γ v. The test
-``tests/optimizers/test_rules.py`` (``test_nesterov_follows_the_literal_look_ahead_rule``) runs the literal look-ahead rule and checks this.
+and, both starting from v₀ = 0 (so φ₀ = θ₀), the slides' θ at any step is φ + γ v.
+``test_nesterov_follows_the_literal_look_ahead_rule`` in ``tests/optimizers/test_rules.py`` runs
+the literal look-ahead rule and checks this.
 
 Reference: Nesterov (1983); Sutskever et al. (2013), "On the importance of initialization and
 momentum in deep learning", which gives this form.
