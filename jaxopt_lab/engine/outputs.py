@@ -4,6 +4,7 @@
     metrics.jsonl    one JSON object per run per epoch
     summary.json     final and best metrics of each run, timing and device
     checkpoints/     see ``checkpoint.py``
+    .lock            while a call writes the directory (``lock.py``)
 
 A metric of a diverged run is ``null`` from the epoch it diverged at, so no NaN reaches a mean.
 """
@@ -15,6 +16,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,16 +55,27 @@ def run_id(label: str, learning_rate: float, seed: int) -> str:
 
 
 def prepare_out_dir(out_dir: str | Path, *, resume: bool, overwrite: bool) -> bool:
-    """Create ``out_dir``; return whether it holds a run to resume.
+    """Create ``out_dir``; return whether it holds results to resume.
+
+    Results are a checkpoint, a summary or metric records: a directory with nothing but the
+    ``config.yaml`` of a run that stopped before its first epoch ended holds none, so it is
+    started afresh without ``overwrite`` (and the note says so).
 
     Raises:
       ValueError: both ``resume`` and ``overwrite``.
-      OutputExistsError: it holds outputs and neither flag is set.
+      OutputExistsError: it holds results and neither flag is set.
     """
     if resume and overwrite:
         raise ValueError("choose one of resume and overwrite, not both")
     out_dir = Path(out_dir)
     existing = [name for name in OUTPUT_NAMES if (out_dir / name).exists()]
+    if existing and not overwrite and not _holds_results(out_dir):
+        print(
+            f"note: {out_dir} holds no completed epoch ({', '.join(existing)} of a run that "
+            "stopped early); starting afresh",
+            file=sys.stderr,
+        )
+        overwrite = True
     if existing and overwrite:
         for name in existing:
             path = out_dir / name
@@ -75,6 +88,15 @@ def prepare_out_dir(out_dir: str | Path, *, resume: bool, overwrite: bool) -> bo
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     return bool(existing)
+
+
+def _holds_results(out_dir: Path) -> bool:
+    metrics = out_dir / METRICS
+    return (
+        (out_dir / CHECKPOINTS).exists()
+        or (out_dir / SUMMARY).exists()
+        or (metrics.exists() and bool(metrics.read_bytes().strip()))
+    )
 
 
 def epoch_records(
@@ -116,14 +138,17 @@ def build_summary(
     diverged_epoch: Sequence[Any],
     test: Sequence[tuple[Any, Any]],
     *,
-    wall_seconds: float,
+    calls: Sequence[dict[str, Any]],
     compile_seconds: float,
     device: str,
     epochs_completed: int,
+    data: dict[str, Any],
 ) -> dict[str, Any]:
     """summary.json: per run the last epoch's metrics (``final``), the best validation
     accuracy and its epoch, the test metrics of the final parameters, and whether (and when) it
-    diverged; ``null`` metrics for a diverged run."""
+    diverged; ``null`` metrics for a diverged run. ``wall_seconds`` is the sum over the training
+    calls (``calls``: a resumed run's earlier calls count up to the checkpoint it resumed
+    from), ``compile_seconds`` the last call's, ``data`` where the data came from."""
     by_run: dict[str, list[dict[str, Any]]] = {info.run: [] for info in runs}
     for record in records:
         by_run[record["run"]].append(record)
@@ -156,10 +181,12 @@ def build_summary(
         )
     return {
         "runs": out,
-        "wall_seconds": wall_seconds,
+        "wall_seconds": sum(call["wall_seconds"] for call in calls),
+        "calls": list(calls),
         "compile_seconds": compile_seconds,
         "device": device,
         "epochs_completed": epochs_completed,
+        "data": data,
     }
 
 

@@ -9,6 +9,7 @@ every evaluation cost more than the forward pass. They are split by rows over a 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import jax
 import numpy as np
@@ -20,21 +21,37 @@ from jaxopt_lab.engine.distributed import Placement
 Splits = dict[str, tuple[jax.Array, jax.Array]]  # "train" / "val" / "test": (images, labels)
 
 
-def device_splits(config: Config, data: MNIST | None, place: Placement) -> Splits:
-    """Images ``[N, 784]`` and int32 labels of each split on the device(s); ``data`` None loads
-    MNIST as ``config.data`` says, and ``data.train_size`` keeps the first training images.
+def load_data(config: Config, data: MNIST | None) -> MNIST:
+    """``data``, or MNIST loaded as ``config.data`` says."""
+    if data is not None:
+        return data
+    from jaxopt_lab.data import load_mnist  # the data layer; imported only when needed
+
+    return load_mnist(
+        source=config.data.source,
+        cache_dir=config.data.cache_dir,
+        split_seed=config.data.split_seed,
+    )
+
+
+def data_provenance(data: MNIST) -> dict[str, Any]:
+    """summary.json's ``data``: where the splits came from and whether their IDX sha256s are
+    those of the published MNIST."""
+    return {
+        "source": data.source,
+        "split_seed": data.split_seed,
+        "verified": data.verified,
+        "sha256": dict(data.sha256),
+    }
+
+
+def device_splits(config: Config, data: MNIST, place: Placement) -> Splits:
+    """Images ``[N, 784]`` and int32 labels of each split of ``data`` on the device(s);
+    ``data.train_size`` keeps the first training images.
 
     Raises:
       ValueError: ``data.train_size`` exceeds the training images.
     """
-    if data is None:
-        from jaxopt_lab.data import load_mnist  # the data layer; imported only when needed
-
-        data = load_mnist(
-            source=config.data.source,
-            cache_dir=config.data.cache_dir,
-            split_seed=config.data.split_seed,
-        )
     train = data.train
     if config.data.train_size is not None:
         size = config.data.train_size

@@ -10,7 +10,8 @@ already trained.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,29 +20,43 @@ import numpy as np
 from jaxopt_lab import schedules
 from jaxopt_lab.config import Config
 from jaxopt_lab.engine import distributed, outputs
-from jaxopt_lab.engine.checkpoint import load_checkpoint
+from jaxopt_lab.engine.checkpoint import FILENAME, load_checkpoint
 from jaxopt_lab.engine.distributed import Placement
 
 RESUMABLE_TRAIN_KEYS = ("epochs", "devices")
 
 
+class ResumeMismatchError(ValueError):
+    """The config, the checkpoint and the metrics of an output directory do not agree."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Restored:
+    """Where a call starts: the epochs done, the states, their metric records, earlier calls."""
+
+    done: int
+    states: Any
+    records: list[dict[str, Any]]
+    calls: list[dict[str, Any]]
+
+
 def check_same_config(
-    out_dir: Path, resolved: dict[str, Any], configs: Mapping[str, Config]
+    saved: Any, resolved: dict[str, Any], configs: Mapping[str, Config], where: str
 ) -> None:
-    """Refuse to resume ``out_dir`` with ``configs`` (``resolved``: their ``config.yaml``
-    data) unless they describe the saved runs.
+    """Refuse to continue the run set described by ``saved`` (the data of ``where``: the saved
+    ``config.yaml`` or a checkpoint's config) with ``configs`` (``resolved``: their
+    ``config.yaml`` data) unless they describe the same runs.
 
     Raises:
-      ValueError: the saved config differs other than in what a resume may change, or
-        ``train.epochs`` changed under a schedule relative to the run length.
+      ResumeMismatchError: naming every key that differs other than what a resume may change,
+        or ``train.epochs`` changed under a schedule relative to the run length.
     """
-    saved = outputs.read_config(out_dir)
-    if saved is None:
-        return
-    if _protocol(saved) != _protocol(resolved):
-        raise ValueError(
-            f"cannot resume {out_dir}: its {outputs.CONFIG} differs from this config (only "
-            "train.epochs and where it runs may change); use --overwrite or another --out"
+    differences = _differences(_protocol(saved), _protocol(resolved))
+    if differences:
+        raise ResumeMismatchError(
+            f"cannot resume: {where} differs from this config ({'; '.join(differences)}); "
+            "only train.epochs and where it runs may change: use --overwrite or another --out "
+            "to train this config"
         )
     first = next(iter(configs.values()))
     saved_epochs = _epochs(saved)
@@ -50,47 +65,127 @@ def check_same_config(
     for label, config in configs.items():
         schedule = config.optimizer.schedule
         if schedule is not None and schedules.is_relative(schedule.name):
-            raise ValueError(
-                f"cannot resume {out_dir} to train.epochs={first.train.epochs} (it was started "
-                f"for {saved_epochs}): its schedule is relative to the run length; "
-                f"{label!r} uses {schedule.name!r}, which a new length would change for the "
-                f"epochs already trained. Keep train.epochs={saved_epochs}, or train afresh "
-                "(--overwrite or another --out)"
+            raise ResumeMismatchError(
+                f"cannot resume to train.epochs={first.train.epochs} ({where} was written for "
+                f"{saved_epochs}): its schedule is relative to the run length; {label!r} uses "
+                f"{schedule.name!r}, which a new length would change for the epochs already "
+                f"trained. Keep train.epochs={saved_epochs}, or train afresh (--overwrite or "
+                "another --out)"
             )
 
 
 def restore(
-    out_dir: Path, initial: Any, place: Placement, *, resuming: bool, epochs: int
-) -> tuple[int, Any, list[dict[str, Any]]]:
-    """(epochs done, states, metric records) to continue from: the last checkpoint of
-    ``out_dir`` and its records up to that epoch, or ``(0, initial, [])``.
+    out_dir: Path,
+    initial: Any,
+    place: Placement,
+    *,
+    resuming: bool,
+    resolved: dict[str, Any],
+    configs: Mapping[str, Config],
+    runs: Sequence[str],
+) -> Restored:
+    """Where to continue ``out_dir`` from: its last checkpoint, checked against this config
+    (``check_same_config``; it holds its own config, so a lost or emptied ``config.yaml`` is no
+    way around the check) and against ``metrics.jsonl``, which must hold every epoch of every
+    run in ``runs`` up to the checkpoint's (later records are dropped: they are retrained
+    bitwise). ``Restored(0, initial, [], [])`` when there is nothing to resume.
 
-    Process 0 reads the checkpoint and sends it, so other hosts need no shared disk; every
+    Process 0 reads the files and sends them, so other hosts need no shared disk; every
     process must call this (``resuming`` is taken from process 0).
 
     Raises:
-      ValueError: the checkpoint is already past ``epochs``.
+      CheckpointDamagedError: the checkpoint fails its checksum.
       CheckpointMismatchError: the checkpoint does not fit the states of this config.
+      ResumeMismatchError: the checkpoint's config differs from this one, or the metrics lack
+        epochs the checkpoint has trained, or the checkpoint is already past ``train.epochs``.
     """
     if not distributed.broadcast(np.asarray(resuming)):
-        return 0, initial, []
+        return Restored(0, initial, [], [])
     writer = distributed.is_writer()
-    restored = load_checkpoint(out_dir / outputs.CHECKPOINTS, initial) if writer else None
-    if restored is None:  # no checkpoint yet, or a receiving process: a placeholder
-        restored = (0, place.to_host(initial))
+    checkpoint, records = None, []
+    if writer:
+        checkpoint = load_checkpoint(out_dir / outputs.CHECKPOINTS, initial)
+        if checkpoint is not None:
+            where = f"{out_dir / outputs.CHECKPOINTS / FILENAME} (epoch {checkpoint.epoch})"
+            check_same_config(checkpoint.config, resolved, configs, where)
+            records = _records_up_to(out_dir, checkpoint.epoch, runs)
+    restored = (
+        (0, place.to_host(initial)) if checkpoint is None else (checkpoint.epoch, checkpoint.state)
+    )
     epoch, leaves = distributed.broadcast((np.asarray(restored[0]), restored[1]))
     done = int(epoch)
-    states = place.put(leaves) if done > 0 else initial
-    records = []
-    if writer:
-        records = [r for r in outputs.read_metrics(out_dir) if r["epoch"] <= done]
-    records = distributed.broadcast_json(records)
+    records, calls = distributed.broadcast_json(
+        [records, [] if checkpoint is None else checkpoint.calls]
+    )
+    epochs = next(iter(configs.values())).train.epochs
     if done > epochs:
-        raise ValueError(
+        raise ResumeMismatchError(
             f"cannot resume {out_dir} to train.epochs={epochs}: its checkpoint is already at "
-            f"epoch {done}"
+            f"epoch {done}; ask for at least {done} epochs"
         )
-    return done, states, records
+    return Restored(done, place.put(leaves) if done > 0 else initial, records, calls)
+
+
+def _records_up_to(out_dir: Path, done: int, runs: Sequence[str]) -> list[dict[str, Any]]:
+    """The metric records of epochs 1 … ``done``, each run's complete, or the error saying
+    which run lacks which epochs."""
+    records = [r for r in outputs.read_metrics(out_dir) if r["epoch"] <= done]
+    have: dict[str, set[int]] = {run: set() for run in runs}
+    for record in records:
+        have.setdefault(record["run"], set()).add(record["epoch"])
+    wanted = set(range(1, done + 1))
+    missing = {run: sorted(wanted - epochs) for run, epochs in have.items() if wanted - epochs}
+    if missing:
+        listed = "; ".join(f"{run}: epochs {_ranges(e)}" for run, e in list(missing.items())[:3])
+        more = f" and {len(missing) - 3} more runs" if len(missing) > 3 else ""
+        raise ResumeMismatchError(
+            f"cannot resume {out_dir}: its checkpoint has trained {done} epochs but "
+            f"{outputs.METRICS} lacks records of them ({listed}{more}). Those metrics are lost "
+            "and a resume would report an incomplete history: retrain with --overwrite (or "
+            "another --out), or put back the complete metrics file"
+        )
+    extra = sorted(set(have) - set(runs))
+    if extra:
+        raise ResumeMismatchError(
+            f"cannot resume {out_dir}: {outputs.METRICS} holds runs this config does not train "
+            f"({', '.join(extra[:3])}); use --overwrite or another --out"
+        )
+    return records
+
+
+def _ranges(epochs: list[int]) -> str:
+    """[1, 2, 3, 5] → ``1-3, 5``."""
+    parts, start = [], None
+    for i, epoch in enumerate(epochs):
+        if start is None:
+            start = epoch
+        if i + 1 == len(epochs) or epochs[i + 1] != epoch + 1:
+            parts.append(str(start) if start == epoch else f"{start}-{epoch}")
+            start = None
+    return ", ".join(parts)
+
+
+def _differences(saved: Any, new: Any, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ, as ``key: was …, now …``."""
+    if isinstance(saved, dict) and isinstance(new, dict):
+        keys = list(dict.fromkeys([*saved, *new]))
+        return [
+            line
+            for key in keys
+            for line in _differences(
+                saved.get(key, _ABSENT), new.get(key, _ABSENT), f"{prefix}{key}."
+            )
+        ]
+    if saved == new:
+        return []
+    return [f"{prefix[:-1] or 'the config'}: was {_show(saved)}, now {_show(new)}"]
+
+
+_ABSENT = object()
+
+
+def _show(value: Any) -> str:
+    return "absent" if value is _ABSENT else repr(value)
 
 
 def _protocol(doc: Any) -> Any:

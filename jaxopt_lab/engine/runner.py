@@ -9,8 +9,11 @@ order and records each epoch.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import statistics
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -23,7 +26,8 @@ from jaxopt_lab.config import Config, TrainConfig, config_to_dict
 from jaxopt_lab.data.splits import MNIST
 from jaxopt_lab.engine import distributed, outputs
 from jaxopt_lab.engine.checkpoint import save_checkpoint
-from jaxopt_lab.engine.placement import device_splits
+from jaxopt_lab.engine.lock import OutputLock
+from jaxopt_lab.engine.placement import data_provenance, device_splits, load_data
 from jaxopt_lab.engine.programs import (
     ProgramCache,
     RunSet,
@@ -34,7 +38,7 @@ from jaxopt_lab.engine.programs import (
     run_epoch,
 )
 from jaxopt_lab.engine.progress import EpochProgress, ProgressBar
-from jaxopt_lab.engine.resume import check_same_config, restore
+from jaxopt_lab.engine.resume import Restored, check_same_config, restore
 from jaxopt_lab.engine.transform import resolved_hparams
 
 DEFAULT_UNROLL = 1
@@ -119,35 +123,50 @@ def train_many(
     place = distributed.placement(first.train.devices, first.train.batch_size)
     writer = distributed.is_writer()
     out_dir = Path(out_dir)
-    resolved = _resolved(configs)
-    resuming = writer and _prepare_out_dir(out_dir, resolved, configs, resume, overwrite)
-    if writer:
-        outputs.write_config(out_dir, yaml.safe_dump(resolved, sort_keys=False))
-
-    splits = device_splits(first, data, place)
-    compile_start = time.perf_counter()
-    run_set = compile_run_set(configs, splits, place, unroll=unroll, cache=PROGRAMS)
-    compile_seconds = time.perf_counter() - compile_start
-    done, states, records = restore(
-        out_dir, initial_states(run_set), place, resuming=resuming, epochs=first.train.epochs
-    )
-
-    runs = _runs(labels, configs)
-    display = (
-        None if quiet or not writer else ProgressBar(first.train.epochs, done, "/".join(labels))
-    )
-    listeners = [f for f in (display, on_epoch) if f is not None]
-    try:
-        states, records = _train_epochs(
-            run_set, states, records, runs, first.train, out_dir, done, listeners
+    with OutputLock(out_dir) if writer else contextlib.nullcontext():
+        resolved = _resolved(configs)
+        resuming = writer and _prepare_out_dir(out_dir, resolved, configs, resume, overwrite)
+        mnist = load_data(first, data)
+        if writer and data is None and not mnist.verified:
+            print(
+                f"warning: training on {mnist.source}, whose files are not the published MNIST "
+                f"(sha256 {', '.join(f'{k} {v[:12]}…' for k, v in mnist.sha256.items())}); "
+                "summary.json records this",
+                file=sys.stderr,
+            )
+        splits = device_splits(first, mnist, place)
+        compile_start = time.perf_counter()
+        run_set = compile_run_set(configs, splits, place, unroll=unroll, cache=PROGRAMS)
+        compile_seconds = time.perf_counter() - compile_start
+        runs = _runs(labels, configs)
+        restored = restore(
+            out_dir,
+            initial_states(run_set),
+            place,
+            resuming=resuming,
+            resolved=resolved,
+            configs=configs,
+            runs=[r.run for r in runs],
         )
-    finally:
-        if display is not None:
-            display.close()
-
-    summary = _summary(run_set, states, runs, records, first.train.epochs, compile_seconds, started)
-    if writer:
-        outputs.write_summary(out_dir, summary)
+        if writer:  # only now: every check has passed, so config.yaml describes what runs
+            outputs.write_config(out_dir, yaml.safe_dump(resolved, sort_keys=False))
+        call = Call(restored.calls, restored.done, started)
+        display = None
+        if not quiet and writer:
+            display = ProgressBar(first.train.epochs, restored.done, "/".join(labels))
+        listeners = [f for f in (display, on_epoch) if f is not None]
+        try:
+            states, records = _train_epochs(
+                run_set, restored, runs, first.train, out_dir, resolved, call, listeners
+            )
+        finally:
+            if display is not None:
+                display.close()
+        summary = _summary(
+            run_set, states, runs, records, first.train.epochs, compile_seconds, call, mnist
+        )
+        if writer:
+            outputs.write_summary(out_dir, summary)
     return summary
 
 
@@ -161,26 +180,43 @@ def _prepare_out_dir(
     """Create ``out_dir`` or clear it (``overwrite``); whether it holds a run to resume, which
     ``configs`` must then continue (``resume.check_same_config``)."""
     resuming = outputs.prepare_out_dir(out_dir, resume=resume, overwrite=overwrite)
-    if resuming:
-        check_same_config(out_dir, resolved, configs)
+    saved = outputs.read_config(out_dir) if resuming else None
+    if saved is not None:
+        check_same_config(saved, resolved, configs, str(out_dir / outputs.CONFIG))
     return resuming
+
+
+@dataclasses.dataclass
+class Call:
+    """This training call's place in the run's history: the earlier calls (each counted up to
+    the checkpoint the next one resumed from), the first epoch it trains, when it started."""
+
+    earlier: list[dict[str, Any]]
+    done: int
+    started: float
+
+    def history(self, epoch: int) -> list[dict[str, Any]]:
+        """Every call's epochs and wall seconds, this one's up to now and ``epoch``."""
+        seconds = time.perf_counter() - self.started
+        return [*self.earlier, {"epochs": [self.done + 1, epoch], "wall_seconds": seconds}]
 
 
 def _train_epochs(
     run_set: RunSet,
-    states: States,
-    records: list[dict[str, Any]],
+    restored: Restored,
     runs: list[outputs.RunInfo],
     train: TrainConfig,
     out_dir: Path,
-    done: int,
+    resolved: dict[str, Any],
+    call: Call,
     listeners: list[Callable[[EpochProgress], None]],
 ) -> tuple[States, list[dict[str, Any]]]:
-    """Epochs ``done + 1`` … ``train.epochs``: each trained, recorded, written by process 0
-    (metrics, and a checkpoint every ``checkpoint_every`` epochs and at the last) and reported
-    to ``listeners``. Returns the final states and every epoch's records."""
+    """Epochs ``restored.done + 1`` … ``train.epochs``: each trained, recorded, written by
+    process 0 (metrics, and a checkpoint every ``checkpoint_every`` epochs and at the last) and
+    reported to ``listeners``. Returns the final states and every epoch's records."""
     place = run_set.place
-    for epoch in range(done + 1, train.epochs + 1):
+    states, records = restored.states, restored.records
+    for epoch in range(restored.done + 1, train.epochs + 1):
         tick = time.perf_counter()
         states, metrics = run_epoch(run_set, states, epoch)
         metrics = place.to_host(metrics)
@@ -198,7 +234,13 @@ def _train_epochs(
             # the checkpoint, which resume truncates and recomputes bitwise.
             outputs.write_metrics(out_dir, records)
             if checkpoint:
-                save_checkpoint(out_dir / outputs.CHECKPOINTS, epoch, host_states)
+                save_checkpoint(
+                    out_dir / outputs.CHECKPOINTS,
+                    epoch,
+                    host_states,
+                    config=resolved,
+                    calls=call.history(epoch),
+                )
         samples = run_set.programs.spec.samples_per_epoch
         progress = _progress(new, epoch, train.epochs, seconds, samples)
         for listener in listeners:
@@ -213,7 +255,8 @@ def _summary(
     records: list[dict[str, Any]],
     epochs: int,
     compile_seconds: float,
-    started: float,
+    call: Call,
+    data: MNIST,
 ) -> dict[str, Any]:
     """summary.json, with the test metrics of the final parameters."""
     place = run_set.place
@@ -223,10 +266,11 @@ def _summary(
         records,
         [place.to_host(s.diverged_epoch) for s in states],
         test,
-        wall_seconds=time.perf_counter() - started,
+        calls=call.history(epochs),
         compile_seconds=compile_seconds,
         device=place.describe(_describe(jax.devices()[0])),
         epochs_completed=epochs,
+        data=data_provenance(data),
     )
 
 

@@ -70,7 +70,15 @@ def test_outputs_are_complete_and_a_diverged_run_reports_nulls(tiny_mnist, tmp_p
 
     on_disk = json.loads((tmp_path / "summary.json").read_text())
     assert on_disk == summary
-    assert set(summary) == {"runs", "wall_seconds", "compile_seconds", "device", "epochs_completed"}
+    assert set(summary) == {
+        "runs",
+        "wall_seconds",
+        "calls",
+        "compile_seconds",
+        "device",
+        "epochs_completed",
+        "data",
+    }
     assert summary["epochs_completed"] == 2 and summary["compile_seconds"] > 0
     by_run = {r["run"]: r for r in summary["runs"]}
     assert all(set(r) == SUMMARY_RUN_KEYS for r in summary["runs"])
