@@ -7,6 +7,7 @@
 
 Several --config files train together in one compiled program (their model/train/data
 sections must match; --set applies to each). Existing outputs need --resume or --overwrite.
+Errors end in one `error:` line (exit status 2); --debug shows the traceback.
 """
 
 from __future__ import annotations
@@ -16,15 +17,9 @@ import sys
 
 import jax
 
-from jaxopt_lab._cli import add_set_argument
+from jaxopt_lab._cli import add_debug_argument, add_set_argument, run_main
 from jaxopt_lab.config import ConfigError, load_config
-from jaxopt_lab.engine import (
-    CheckpointMismatchError,
-    CoordinatorUnreachableError,
-    OutputExistsError,
-    train,
-    train_many,
-)
+from jaxopt_lab.engine import train, train_many
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,33 +31,24 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--resume", action="store_true", help="continue the run in --out")
     mode.add_argument("--overwrite", action="store_true", help="replace the outputs in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
-    try:
-        configs = [load_config(path, args.set) for path in args.config]
-        options = {"resume": args.resume, "overwrite": args.overwrite, "quiet": args.quiet}
-        if len(configs) == 1:
-            summary = train(configs[0], args.out, **options)
-        else:
-            labels = [c.optimizer.name for c in configs]
-            if len(set(labels)) != len(labels):
-                raise ConfigError(f"two --config files use the same optimizer: {labels}")
-            summary = train_many(dict(zip(labels, configs, strict=True)), args.out, **options)
-    except (
-        ConfigError,
-        OutputExistsError,
-        CheckpointMismatchError,
-        CoordinatorUnreachableError,
-        ValueError,
-    ) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            f"\ninterrupted; the completed epochs are kept in {args.out}: continue with "
-            "the same command and --resume",
-            file=sys.stderr,
-        )
-        return 130
+    interrupted = (
+        f"the completed epochs are kept in {args.out}: continue with the same command and --resume"
+    )
+    return run_main(lambda: _train(args), debug=args.debug, interrupted=interrupted)
+
+
+def _train(args: argparse.Namespace) -> int:
+    configs = [load_config(path, args.set) for path in args.config]
+    options = {"resume": args.resume, "overwrite": args.overwrite, "quiet": args.quiet}
+    if len(configs) == 1:
+        summary = train(configs[0], args.out, **options)
+    else:
+        labels = [c.optimizer.name for c in configs]
+        if len(set(labels)) != len(labels):
+            raise ConfigError(f"two --config files use the same optimizer: {labels}")
+        summary = train_many(dict(zip(labels, configs, strict=True)), args.out, **options)
     if jax.process_index() != 0:  # only process 0 writes outputs and reports them
         return 0
     for run in summary["runs"]:

@@ -1,0 +1,56 @@
+"""``scripts/train.py`` ends every failure in one ``error:`` line and a non-zero status."""
+
+import re
+import runpy
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+main = runpy.run_path(str(ROOT / "scripts" / "train.py"))["main"]
+ADAM = str(ROOT / "configs" / "adam.yaml")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--config", "nope.yaml"], r"nope\.yaml does not exist \(looked for .*nope\.yaml\)"),
+        (["--config", str(ROOT / "configs")], "is a directory, not a file"),
+        (["--config", ADAM, "--set", "train.seeds=[-1]"], r"--set train\.seeds"),
+    ],
+)
+def test_bad_input_is_one_error_line(args, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main([*args, "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert re.search(message, err), err
+
+
+def test_an_out_blocked_by_a_file_is_named(tmp_path, capsys):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("")
+    assert main(["--config", ADAM, "--out", str(blocked), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {blocked}: exists and is not a directory; choose another --out" in err
+
+
+def test_ctrl_c_prints_how_to_resume_and_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(main.__globals__, "train", interrupted)
+    out = str(tmp_path / "out")
+    assert main(["--config", ADAM, "--out", out, "--quiet"]) == 130
+    assert f"kept in {out}: continue with the same command and --resume" in capsys.readouterr().err
+    with pytest.raises(KeyboardInterrupt):
+        main(["--config", ADAM, "--out", out, "--quiet", "--debug"])
+
+
+def test_an_unexpected_error_names_its_type_and_points_to_debug(tmp_path, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise TypeError("boom")
+
+    monkeypatch.setitem(main.__globals__, "train", broken)
+    assert main(["--config", ADAM, "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "error: TypeError: boom (unexpected; run again with --debug" in capsys.readouterr().err
