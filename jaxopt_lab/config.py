@@ -115,6 +115,8 @@ class TrainConfig:
     ``last_batch: mask`` trains the last partial batch (50,000 = 1,562·32 + 16) as a batch whose
     loss is the mean over its real samples, as the notebook's DataLoader does; ``drop`` skips it.
 
+    ``seeds`` are distinct integers in 0 … 2³¹ − 1 (``MAX_SEED``), one run per seed.
+
     ``devices`` is the number of devices each batch is split over (data parallelism, see
     docs/distributed.md): ``null`` uses every device when ``batch_size`` divides evenly over
     them (else the most that divide it), 1 the single-device path. It changes where the runs
@@ -207,6 +209,10 @@ def config_to_dict(config: Config) -> dict[str, Any]:
 
 # --- value checks --------------------------------------------------------------------------
 
+# Seeds travel to the devices as int32 (engine.placement.device_runs) and seed jax.random.key
+# there and numpy.random.default_rng on the host, which refuses negative seeds.
+MAX_SEED = 2**31 - 1
+
 
 def _check_values(config: Config, where: Where) -> None:
     # The engine package imports this module, so its option list is imported at call time.
@@ -225,8 +231,15 @@ def _check_values(config: Config, where: Where) -> None:
     ):
         if value < low:
             raise where.error(key, f"must be ≥ {low}, got {value}")
-    if not t.seeds or len(set(t.seeds)) != len(t.seeds) or any(s < 0 for s in t.seeds):
-        raise where.error("train.seeds", f"needs distinct seeds ≥ 0, got {t.seeds}")
+    if not t.seeds or len(set(t.seeds)) != len(t.seeds):
+        raise where.error("train.seeds", f"needs distinct seeds, got {t.seeds}")
+    outside = [s for s in t.seeds if not 0 <= s <= MAX_SEED]
+    if outside:
+        raise where.error(
+            "train.seeds",
+            f"each seed must lie in 0 … {MAX_SEED} (2**31 − 1: seeds become int32 arrays on "
+            f"the device), got {', '.join(map(str, outside))}",
+        )
     one_of(where, "train.last_batch", t.last_batch, LAST_BATCH)
     if d.train_size is not None and d.train_size < 1:
         raise where.error("data.train_size", f"must be ≥ 1 or null, got {d.train_size}")

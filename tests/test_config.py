@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from jaxopt_lab.config import ConfigError, config_from_dict, config_to_dict, load_config
+from jaxopt_lab.config import (
+    MAX_SEED,
+    ConfigError,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+)
+from jaxopt_lab.studies.spec import load_spec
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 NOTEBOOK = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "adam": 1e-3}
@@ -122,6 +129,16 @@ def test_a_duplicate_key_names_the_key_and_both_lines(tmp_path):
         load_config(path)
 
 
+@pytest.mark.parametrize("load", [load_config, load_spec])
+def test_config_and_study_files_share_the_duplicate_and_utf8_checks(tmp_path, load):
+    path = _write(tmp_path, "base:\n  train: {epochs: 2}\nbase: {}\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: duplicate key 'base' \(lines 1 and 3\)"):
+        load(path)
+    path.write_bytes(b"kind: compare\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: not UTF-8 text.*save it as UTF-8"):
+        load(path)
+
+
 def test_a_file_that_is_not_utf8_is_named(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_bytes(b"optimizer: {name: adam, learning_rate: 0.001}\n# caf\xe9\n")
@@ -142,3 +159,17 @@ def test_a_bad_list_item_set_from_the_command_line_blames_set(tmp_path):
     path = _write(tmp_path, "optimizer: {name: adam, learning_rate: 1e-3}\n")
     with pytest.raises(ConfigError, match=r"^--set train\.seeds\[1\] \(config .*c\.yaml\)"):
         load_config(path, ["train.seeds=[0, x]"])
+
+
+def test_seeds_outside_the_int32_range_are_refused_naming_the_range(tmp_path):
+    path = _write(tmp_path, "optimizer: {name: adam, learning_rate: 1e-3}\n")
+    assert load_config(path, [f"train.seeds=[0, {MAX_SEED}]"]).train.seeds == [0, MAX_SEED]
+    with pytest.raises(
+        ConfigError,
+        match=r"^--set train\.seeds \(config .*c\.yaml\): train\.seeds: "
+        r"each seed must lie in 0 … 2147483647 .*got 2147483648$",
+    ):
+        load_config(path, ["train.seeds=[0, 2147483648]"])
+    path = _write(tmp_path, "optimizer: {name: adam, learning_rate: 1e-3}\ntrain: {seeds: [-1]}\n")
+    with pytest.raises(ConfigError, match=r"^\S*c\.yaml: train\.seeds: .*0 … 2147483647.*-1$"):
+        load_config(path)

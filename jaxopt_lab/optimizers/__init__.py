@@ -1,4 +1,10 @@
-"""Optimizers as optax gradient transformations: one module per algorithm."""
+"""Optimizers as optax gradient transformations: one module per algorithm.
+
+Parameters must be real floating-point arrays (float16, bfloat16, float32, float64): ``init``
+raises ``TypeError`` naming the leaf otherwise. Integer parameters cannot take a step of η·g;
+complex parameters are not supported (optax's conjugate convention for complex gradients is
+not followed).
+"""
 
 from jaxopt_lab.optimizers._base import scale_by_learning_rate
 from jaxopt_lab.optimizers.adadelta import ScaleByAdadeltaState, adadelta, scale_by_adadelta

@@ -1,8 +1,15 @@
-"""Pieces every optimizer module shares: hyperparameter checks and dtype-keeping tree maps.
+"""Pieces every optimizer module shares: hyperparameter and parameter checks, dtype-keeping maps.
 
-Checks run when an optimizer is *built*, on concrete numbers only. Inside
+Hyperparameter checks run when an optimizer is *built*, on concrete numbers only. Inside
 ``optax.inject_hyperparams`` or ``jax.vmap`` a hyperparameter arrives as a traced array whose
 value is unknown at build time; those are left alone, as are schedules (callables).
+
+Parameters are checked when the optimizer's state is *created* (``init``): every leaf must have
+a real floating dtype (float16, bfloat16, float32, float64). Integer parameters cannot take a
+step of η·g (the update is truncated, or overflows: RMSProp once moved an int32 parameter to
+−29,999,999); complex parameters are not supported either, unlike optax, whose updates follow
+the conjugate convention for complex gradients. The check reads dtypes only, so it costs
+nothing under ``jit`` or ``vmap``.
 """
 
 from __future__ import annotations
@@ -31,8 +38,16 @@ def _concrete(name: str, value: Any) -> float | None:
     if array.ndim != 0 or not (
         jnp.issubdtype(array.dtype, jnp.integer) or jnp.issubdtype(array.dtype, jnp.floating)
     ):
+        hint = ""
+        if jnp.issubdtype(array.dtype, jnp.complexfloating):
+            # optax.inject_hyperparams stores hyperparameters in the params' dtype by default.
+            hint = (
+                " A complex hyperparameter usually means optax.inject_hyperparams took its dtype"
+                " from complex parameters, which these optimizers do not support: keep their"
+                " real and imaginary parts as two float leaves (e.g. float32) instead."
+            )
         raise ValueError(
-            f"{name}={value!r} is invalid: expected a real scalar hyperparameter (a float)."
+            f"{name}={value!r} is invalid: expected a real scalar hyperparameter (a float).{hint}"
         )
     return float(array)
 
@@ -68,6 +83,36 @@ def check_non_negative(name: str, value: Any) -> None:
         raise ValueError(f"{name}={number!r} is invalid: it must be a finite number >= 0.")
 
 
+def check_float_params(params: Any) -> None:
+    """``TypeError`` unless every leaf of ``params`` has a real floating dtype (see module doc).
+
+    Called by every ``init``, directly or through ``zeros_like``/``full_like``; the message
+    names the first offending leaf by its path, its dtype and the fix. None leaves and empty
+    containers hold no array and pass.
+    """
+    leaves = jax.tree.leaves_with_path(params)
+    dtypes = [(jax.tree_util.keystr(path), _dtype(leaf)) for path, leaf in leaves]
+    bad = [(path, dtype) for path, dtype in dtypes if not jnp.issubdtype(dtype, jnp.floating)]
+    if not bad:
+        return
+    path, dtype = bad[0]
+    others = f" (and {len(bad) - 1} more non-float leaves)" if len(bad) > 1 else ""
+    fix = "Cast the parameters to a float dtype first, e.g. float32: "
+    fix += "jax.tree.map(lambda p: p.astype(jnp.float32), params)."
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        why = "complex parameters are not supported (optax's conjugate convention is not followed)"
+        fix = "Keep the real and imaginary parts as two float leaves (e.g. float32) instead."
+    elif jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.bool_):
+        why = "an integer or boolean parameter cannot take a fractional step θ − η·u"
+    else:
+        why = "optimizer parameters must be real floating-point arrays"
+    raise TypeError(f"params{path} has dtype {dtype}{others}: {why}. {fix}")
+
+
+def _dtype(leaf: Any) -> np.dtype:
+    return leaf.dtype if hasattr(leaf, "dtype") else np.asarray(leaf).dtype
+
+
 def learning_rate_at(learning_rate: ScalarOrSchedule, count: jax.Array) -> jax.Array:
     """η_t: the schedule evaluated at the 0-based step ``count``, or the constant itself."""
     return learning_rate(count) if callable(learning_rate) else learning_rate
@@ -81,9 +126,15 @@ def tree_map_like(fn: Callable[..., jax.Array], like: Any, *trees: Any) -> Any:
     return jax.tree.map(lambda x, *rest: jnp.asarray(fn(x, *rest)).astype(x.dtype), like, *trees)
 
 
+def full_like(params: Any, value: float) -> Any:
+    """A tree of ``value`` with each leaf's shape and dtype, once ``check_float_params`` passes."""
+    check_float_params(params)
+    return jax.tree.map(lambda p: jnp.full_like(p, value), params)
+
+
 def zeros_like(params: Any) -> Any:
-    """A tree of zeros with each leaf's shape and dtype."""
-    return jax.tree.map(jnp.zeros_like, params)
+    """A tree of zeros with each leaf's shape and dtype, once ``check_float_params`` passes."""
+    return full_like(params, 0.0)
 
 
 def bias_correction(decay: Any, count: jax.Array) -> jax.Array:
@@ -99,17 +150,17 @@ def scale_by_learning_rate(learning_rate: ScalarOrSchedule) -> optax.GradientTra
     array (``optax.inject_hyperparams``) does not promote bfloat16 updates to float32.
     """
     check_learning_rate(learning_rate)
-    if not callable(learning_rate):
-        return optax.stateless(
-            lambda updates, params=None: tree_map_like(lambda u: -learning_rate * u, updates)
-        )
 
     def init_fn(params):
-        del params
+        check_float_params(params)
+        if not callable(learning_rate):
+            return optax.EmptyState()
         return optax.ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
 
     def update_fn(updates, state, params=None):
         del params
+        if not callable(learning_rate):
+            return tree_map_like(lambda u: -learning_rate * u, updates), state
         eta = learning_rate(state.count)
         new_updates = tree_map_like(lambda u: -eta * u, updates)
         return new_updates, optax.ScaleByScheduleState(optax.safe_increment(state.count))

@@ -21,6 +21,7 @@ import optax
 from jaxopt_lab.optimizers._base import (
     ScalarOrSchedule,
     check_non_negative,
+    full_like,
     scale_by_learning_rate,
     tree_map_like,
 )
@@ -40,9 +41,7 @@ def scale_by_adagrad(
     check_non_negative("initial_accumulator_value", initial_accumulator_value)
 
     def init_fn(params):
-        return ScaleByAdagradState(
-            tree_map_like(lambda p: jnp.full_like(p, initial_accumulator_value), params)
-        )
+        return ScaleByAdagradState(full_like(params, initial_accumulator_value))
 
     def update_fn(updates, state, params=None):
         del params

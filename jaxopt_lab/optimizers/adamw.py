@@ -17,6 +17,7 @@ import optax
 
 from jaxopt_lab.optimizers._base import (
     ScalarOrSchedule,
+    check_float_params,
     check_non_negative,
     scale_by_learning_rate,
     tree_map_like,
@@ -28,6 +29,10 @@ def add_decayed_weights(weight_decay: float = 1e-2) -> optax.GradientTransformat
     """u ↦ u + λ θ (``optax.add_decayed_weights`` without a mask, keeping each leaf's dtype)."""
     check_non_negative("weight_decay", weight_decay)
 
+    def init_fn(params):
+        check_float_params(params)
+        return optax.EmptyState()
+
     def update_fn(updates, state, params=None):
         if params is None:
             raise ValueError(
@@ -35,7 +40,7 @@ def add_decayed_weights(weight_decay: float = 1e-2) -> optax.GradientTransformat
             )
         return tree_map_like(lambda u, p: u + weight_decay * p, updates, params), state
 
-    return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+    return optax.GradientTransformation(init_fn, update_fn)
 
 
 def adamw(

@@ -32,6 +32,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxopt_lab.optimizers._base import check_float_params
+
 
 def ravel(tree: Any) -> dict[str, jax.Array]:
     """One 1-D buffer per dtype: the tree's leaves of that dtype, flattened and concatenated.
@@ -68,6 +70,7 @@ def flat(inner: optax.GradientTransformation) -> optax.GradientTransformation:
     """
 
     def init_fn(params):
+        check_float_params(params)  # here, so that the error names the leaf, not a buffer
         return inner.init(ravel(params))
 
     def update_fn(updates, state, params=None):

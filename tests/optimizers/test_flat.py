@@ -118,3 +118,9 @@ def test_a_zero_dimensional_leaf_is_still_updated():
 def test_a_tree_without_arrays_is_a_value_error():
     with pytest.raises(ValueError, match="at least one array leaf"):
         flat(jol.sgd(0.1)).init({})
+
+
+def test_flat_refuses_integer_params_naming_the_leaf_not_the_buffer():
+    params = {"w": jnp.ones(3, jnp.float32), "steps": jnp.zeros(2, jnp.int32)}
+    with pytest.raises(TypeError, match=r"params\['steps'\] has dtype int32"):
+        flat(jol.adam()).init(params)

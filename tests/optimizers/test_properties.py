@@ -93,6 +93,44 @@ def test_bfloat16_params_give_bfloat16_updates_and_state(name, inject):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [jnp.int32, jnp.complex64])
+def test_non_float_params_are_refused_at_init_naming_leaf_dtype_and_fix(name, dtype):
+    params = {"dense": {"kernel": jnp.ones((4, 3), jnp.float32), "bias": jnp.zeros(3, dtype)}}
+    optimizer = jol.get_optimizer(name, learning_rate=LR)
+    with pytest.raises(TypeError) as error:
+        optimizer.init(params)
+    message = str(error.value)
+    assert "params['dense']['bias']" in message
+    assert jnp.dtype(dtype).name in message
+    assert "float32" in message
+    with pytest.raises(TypeError, match="bias"):
+        jax.jit(optimizer.init)(params)
+    with pytest.raises(TypeError, match="bias"):
+        optax.MultiSteps(optimizer, every_k_schedule=2).init(params)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_inject_hyperparams_with_non_float_params_says_why(name):
+    factory = optax.inject_hyperparams(jol.OPTIMIZERS[name])(learning_rate=LR)
+    with pytest.raises(TypeError, match=r"params\['w'\] has dtype int32"):
+        factory.init({"w": jnp.ones(3, jnp.int32)})
+    # Complex params turn the injected hyperparameters complex before the state is made.
+    with pytest.raises(ValueError, match="complex parameters, which these optimizers do not"):
+        factory.init({"w": jnp.ones(3, jnp.complex64)})
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16, jnp.float32])
+def test_every_real_float_dtype_and_none_leaves_are_accepted(name, dtype):
+    """float64 is covered by test_rules, which runs every optimizer under x64."""
+    optimizer = jol.get_optimizer(name, learning_rate=LR)
+    params = {"w": jnp.ones(3, dtype), "missing": None, "empty": {}}
+    updates, _ = optimizer.update(params, optimizer.init(params), params)
+    assert updates["w"].dtype == dtype
+    assert updates["missing"] is None
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_inject_hyperparams_gives_the_same_result(name):
     direct, _ = _run(jol.get_optimizer(name, learning_rate=LR), _params())
     injected_opt = optax.inject_hyperparams(jol.OPTIMIZERS[name])(learning_rate=LR)
