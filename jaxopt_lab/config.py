@@ -154,8 +154,9 @@ class DistributedConfig:
     ``coordinator_address`` is ``host:port`` of process 0, which hosts the coordinator; a
     missing value is read from ``JAX_COORDINATOR_ADDRESS``, ``JAX_NUM_PROCESSES`` and
     ``JAX_PROCESS_ID``, so one config file serves every host. No address anywhere: one
-    process. A process other than 0 waits at most ``initialization_timeout`` seconds for the
-    coordinator. These settings never change results, so resuming ignores them.
+    process. Every process waits at most ``initialization_timeout`` seconds for the others to
+    join (``engine/rendezvous.py``), then fails naming the missing ones. These settings never
+    change results, so resuming ignores them.
     """
 
     coordinator_address: str | None = None

@@ -5,17 +5,23 @@ from jaxopt_lab.engine import train
 summary = train(load_config("configs/adam.yaml"), "runs/adam")
 """
 
-from jaxopt_lab.engine.checkpoint import CheckpointMismatchError
-from jaxopt_lab.engine.distributed import CoordinatorUnreachableError
+from jaxopt_lab.engine.checkpoint import CheckpointDamagedError, CheckpointMismatchError
+from jaxopt_lab.engine.lock import OutputLockedError
 from jaxopt_lab.engine.outputs import OutputExistsError
 from jaxopt_lab.engine.progress import EpochProgress
+from jaxopt_lab.engine.rendezvous import CoordinatorUnreachableError, PeersMissingError
+from jaxopt_lab.engine.resume import ResumeMismatchError
 from jaxopt_lab.engine.runner import train, train_many
 
 __all__ = [
+    "CheckpointDamagedError",
     "CheckpointMismatchError",
     "CoordinatorUnreachableError",
     "EpochProgress",
     "OutputExistsError",
+    "OutputLockedError",
+    "PeersMissingError",
+    "ResumeMismatchError",
     "train",
     "train_many",
 ]

@@ -23,8 +23,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import socket
-import time
 from typing import Any
 
 import jax
@@ -33,15 +31,16 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxopt_lab.config import DistributedConfig
+from jaxopt_lab.engine.rendezvous import (  # noqa: F401  (the errors initialize raises)
+    ENV_ADDRESS,
+    ENV_PROCESS_ID,
+    ENV_PROCESSES,
+    CoordinatorUnreachableError,
+    PeersMissingError,
+    rendezvous,
+)
 
 AXIS = "data"
-ENV_ADDRESS = "JAX_COORDINATOR_ADDRESS"
-ENV_PROCESSES = "JAX_NUM_PROCESSES"
-ENV_PROCESS_ID = "JAX_PROCESS_ID"
-
-
-class CoordinatorUnreachableError(ConnectionError):
-    """No ``jax.distributed`` coordinator answered at the configured address in time."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,13 +179,16 @@ def initialize(config: DistributedConfig) -> bool:
     """Join the processes named by ``config``/the environment; False for a single process.
 
     Must run before anything initialises JAX's backend (the engine's ``train`` does this first).
-    A process other than 0 first waits, at most ``initialization_timeout`` seconds, until the
-    coordinator's port accepts connections: ``jax.distributed`` aborts the whole process
-    when the coordinator does not answer, where this raises an error naming the address.
-    CPU collectives between processes use gloo.
+    The processes first meet at the coordinator's address (``rendezvous``), each waiting at most
+    ``initialization_timeout`` seconds, and only then start ``jax.distributed`` there: a
+    ``jax.distributed`` start-up that times out aborts the whole process with a C++ check
+    failure (on process 0 as on the others), where this raises an error naming the address and
+    the missing processes. CPU collectives between processes use gloo.
 
     Raises:
       CoordinatorUnreachableError: nothing answered at the address in time.
+      PeersMissingError: not every process joined in time.
+      ValueError: the processes disagree on their count, two share an id, or the port is taken.
       RuntimeError: the backend was already initialised, or ``jax.distributed`` was already
         initialised with other settings.
     """
@@ -201,37 +203,34 @@ def initialize(config: DistributedConfig) -> bool:
                 f"{jax.process_count()}, not {index} of {count}"
             )
         return True
+    # Checked before meeting: once met, the others start jax.distributed and would wait for
+    # this process until they abort.
+    if _backend_started():
+        raise RuntimeError(_too_late(address, "JAX's backend is already initialised."))
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     timeout = config.initialization_timeout
-    if index != 0:
-        wait_for_coordinator(address, timeout, f"process {index} of {count}")
+    rendezvous(address, count, index, timeout)
     try:
         jax.distributed.initialize(address, count, index, initialization_timeout=timeout)
     except RuntimeError as error:
-        raise RuntimeError(
-            f"cannot join the processes at {address}: {error} Start training (engine.train or "
-            "scripts/train.py) before any other JAX call in this process."
-        ) from None
+        raise RuntimeError(_too_late(address, str(error))) from None
     return True
 
 
-def wait_for_coordinator(address: str, timeout: float, who: str = "this process") -> None:
-    """Return once ``host:port`` accepts a TCP connection; raise after ``timeout`` seconds."""
-    host, port = _split_address(address)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=1.0):
-                return
-        except OSError as error:
-            if time.monotonic() >= deadline:
-                raise CoordinatorUnreachableError(
-                    f"no JAX coordinator answered at {address} within {timeout:g} s ({who}; "
-                    f"last error: {error}); start process 0 first, which hosts the "
-                    "coordinator at that address, check the host, port and firewall, or raise "
-                    "distributed.initialization_timeout"
-                ) from None
-            time.sleep(0.2)
+def _backend_started() -> bool:
+    """Whether JAX's backend is initialised. jax has no public test for it; where this private
+    one is gone, ``jax.distributed.initialize`` still refuses, only after the meeting."""
+    from jax._src import xla_bridge
+
+    started = getattr(xla_bridge, "backends_are_initialized", None)
+    return started is not None and started()
+
+
+def _too_late(address: str, reason: str) -> str:
+    return (
+        f"cannot join the processes at {address}: {reason} Start training (engine.train or "
+        "scripts/train.py) before any other JAX call in this process."
+    )
 
 
 def broadcast(tree: Any) -> Any:
@@ -267,13 +266,6 @@ def _host(array: Any) -> np.ndarray:
             return np.asarray(array.addressable_data(0))
         return np.asarray(multihost_utils.process_allgather(array, tiled=True))
     return np.asarray(array)
-
-
-def _split_address(address: str) -> tuple[str, int]:
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ValueError(f"coordinator address {address!r} must be host:port, e.g. 10.0.0.1:1234")
-    return host.strip("[]"), int(port)
 
 
 def _env_int(name: str) -> int:

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import pytest
 from jaxopt_lab.config import ConfigError, DistributedConfig
 from jaxopt_lab.engine import train
 from jaxopt_lab.engine.distributed import placement, process_settings
+from jaxopt_lab.engine.rendezvous import PeersMissingError, rendezvous
 from tests.synthetic import synthetic_mnist
 
 from .conftest import tiny_config
@@ -214,6 +216,89 @@ except CoordinatorUnreachableError as error:
     assert time.monotonic() - started < 30
     assert f"no JAX coordinator answered at {address} within 2 s" in out
     assert "start process 0 first" in out
+
+
+def test_process_0_without_its_peer_fails_in_bounded_time_naming_the_missing_process(tmp_path):
+    address = f"127.0.0.1:{_free_port()}"
+    # scripts/train.py as a user runs it, with a progress line every second instead of 10.
+    code = """
+import runpy, sys
+from jaxopt_lab.engine import rendezvous
+rendezvous.REPORT_EVERY = 1.0
+sys.argv = ["scripts/train.py", "--config", "configs/adam.yaml", "--out", sys.argv[1],
+            "--set", "distributed.initialization_timeout=3"]
+runpy.run_path("scripts/train.py", run_name="__main__")
+"""
+    started = time.monotonic()
+    process = _start(
+        code,
+        str(tmp_path / "out"),
+        JAX_COORDINATOR_ADDRESS=address,
+        JAX_NUM_PROCESSES="2",
+        JAX_PROCESS_ID="0",
+    )
+    try:
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert time.monotonic() - started < 30
+    assert process.returncode == 2, err  # the script's "error:" exit, not SIGABRT (-6)
+    assert f"error: only 1 of 2 processes joined at {address} within 3 s" in err
+    assert "(joined: 0; missing: 1); start process 1 with JAX_PROCESS_ID=1" in err
+    assert f"JAX_COORDINATOR_ADDRESS={address}" in err
+    assert "lower distributed.num_processes" in err
+    assert f"waiting for 1 of 2 processes to join at {address} (" in err
+    assert "s of 3 s; missing: 1)" in err
+    for native in ("Check failure", "SIGABRT", "*** ", "absl::"):
+        assert native not in err
+    assert not (tmp_path / "out").exists()
+
+
+def _meet(members: list[tuple[int, int, float]]) -> list[Exception | None]:
+    """``rendezvous`` of each (count, process id, timeout) at one address, in threads; each
+    member's error or None."""
+    address = f"127.0.0.1:{_free_port()}"
+    errors: list[Exception | None] = [None] * len(members)
+
+    def member(k: int, count: int, index: int, timeout: float) -> None:
+        try:
+            rendezvous(address, count, index, timeout)
+        except Exception as error:
+            errors[k] = error
+
+    threads = [threading.Thread(target=member, args=(k, *m)) for k, m in enumerate(members)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads)
+    return errors
+
+
+def test_every_process_that_joined_learns_who_is_missing_or_misconfigured():
+    assert _meet([(3, 2, 10), (3, 0, 10), (3, 1, 10)]) == [None, None, None]
+    # Process 2 of 3 never starts: processes 0 and 1 fail alike, once process 0 gives up.
+    errors = _meet([(3, 0, 1.5), (3, 1, 20)])
+    assert all(isinstance(e, PeersMissingError) for e in errors)
+    assert str(errors[0]) == str(errors[1])
+    assert "only 2 of 3 processes joined" in str(errors[0])
+    assert "(joined: 0, 1; missing: 2); start process 2 with JAX_PROCESS_ID=2" in str(errors[0])
+    # Started for different counts: both fail at once with the fix.
+    started = time.monotonic()
+    errors = _meet([(2, 0, 20), (3, 1, 20)])
+    assert time.monotonic() - started < 10
+    assert all(isinstance(e, ValueError) for e in errors)
+    assert "process 1 (at 127.0.0.1) was started for 3 processes, process 0 for 2" in str(errors[0])
+    assert str(errors[0]) == str(errors[1]) and "same JAX_NUM_PROCESSES" in str(errors[1])
+
+
+def test_process_0_names_a_port_in_use():
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        with pytest.raises(ValueError, match=rf"process 0 cannot listen at {address}"):
+            rendezvous(address, 2, 0, 5)
 
 
 def test_process_settings_come_from_the_config_or_the_environment(monkeypatch):
