@@ -1,7 +1,9 @@
 """Markdown pieces of the reports: tables and cells, pure functions of aggregated numbers.
 
 A cell never shows a NaN: an arm whose runs all diverged reads ``diverged``, a metric no run
-reached reads ``not reached``, a missing value ``n/a``.
+reached reads ``not reached``, a missing value ``n/a``. A partial arm (some run stopped before its
+planned epochs) says so in its label cell, and the *final* columns are headed *partial* whenever
+one arm is: their numbers are those of the last epoch reached.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ COLUMNS = {
     "test_accuracy": "test acc",
     "epochs_to_target": "epochs to {target:.0%}",
 }
+# The columns read at the last epoch, which an interrupted run has not reached.
+FINAL_COLUMNS = ("final_val_accuracy", "final_train_loss", "final_val_loss")
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -48,12 +52,32 @@ def runs_cell(arm: ArmSummary) -> str:
     return f"{arm.n_runs} ({arm.n_diverged} diverged)" if arm.n_diverged else str(arm.n_runs)
 
 
+def arm_cell(arm: ArmSummary) -> str:
+    """The arm's label, and for a partial arm the epoch its runs reached: ``SGD (⚠ partial:
+    epoch 1 of 3)``."""
+    short = [r for r in arm.runs if not r.complete]
+    if not short:
+        return arm.label
+    lo, hi = min(r.reached_epoch for r in short), max(r.reached_epoch for r in short)
+    at = str(lo) if lo == hi else f"{lo}–{hi}"
+    return f"{arm.label} (⚠ partial: epoch {at} of {short[0].planned_epochs})"
+
+
 def headline_table(arms: Sequence[ArmSummary], target: float) -> str:
-    header = ["arm", *(c.format(target=target) for c in COLUMNS.values()), "wall s", "runs"]
+    partial = any(not r.complete for a in arms for r in a.runs)
+    header = [
+        "arm",
+        *(
+            c.format(target=target) + (" (partial)" if partial and m in FINAL_COLUMNS else "")
+            for m, c in COLUMNS.items()
+        ),
+        "wall s",
+        "runs",
+    ]
     rows = []
     for a in arms:
         wall = "n/a" if a.wall_seconds is None else f"{a.wall_seconds:.1f}"
-        rows.append([a.label, *(metric_cell(a, m) for m in COLUMNS), wall, runs_cell(a)])
+        rows.append([arm_cell(a), *(metric_cell(a, m) for m in COLUMNS), wall, runs_cell(a)])
     return md_table(header, rows)
 
 

@@ -5,6 +5,12 @@ Every number and sentence comes from ``study.yaml`` (the resolved study) and the
 study's run wrote (the engine's metrics and summaries, or ``results.json`` for the kinds that
 run their own loop), so ``scripts/report.py RUN_DIR`` rebuilds the same report without
 training. The kind composes the report (``jaxopt_lab.studies.kinds``); the store writes it.
+
+An interrupted study (a run set short of its planned epochs, or not started) is refused:
+its "final" numbers would be those of earlier epochs (``IncompleteStudyError``, naming what
+stopped where and the command that finishes it). ``allow_incomplete=True`` builds a partial
+report instead, opened by a warning block (``completeness.warning_lines``) and with the
+partial arms and the final columns marked as such.
 """
 
 from __future__ import annotations
@@ -12,24 +18,46 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from jaxopt_lab.studies import completeness
 from jaxopt_lab.studies.kinds import KINDS
-from jaxopt_lab.studies.store import Store
+from jaxopt_lab.studies.sections import study_command
+from jaxopt_lab.studies.store import ReportError, Store
+
+
+class IncompleteStudyError(ReportError):
+    """Some run set of the study stopped before its planned epochs; the message says which,
+    where, and how to finish it or ask for a partial report."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Report:
-    """Where the report went and its headline table (markdown), for the script to print."""
+    """Where the report went and its headline table (markdown), for the script to print;
+    ``incomplete``: what stopped where, for a partial report (empty when complete)."""
 
     path: Path
     headline: str
+    incomplete: tuple[str, ...] = ()
 
 
-def build_report(run_dir: str | Path) -> Report:
-    """Rebuild the report of a finished (or partly finished) study run directory.
+def build_report(run_dir: str | Path, *, allow_incomplete: bool = False) -> Report:
+    """Rebuild the report of a finished study run directory (of an unfinished one, marked as
+    partial, with ``allow_incomplete``).
 
-    Raises ``ReportError`` (``jaxopt_lab.studies.store``) when a file it needs is missing.
+    Raises:
+      IncompleteStudyError: a run set is short of its planned epochs, and not
+        ``allow_incomplete``.
+      ReportError (``jaxopt_lab.studies.store``): a file it needs is missing or damaged.
     """
     store = Store(Path(run_dir))
     spec = store.read_spec()
+    progress = store.progress()
+    unfinished = completeness.incomplete(progress)
+    command = study_command(spec, store.root)
+    if unfinished and not allow_incomplete:
+        raise IncompleteStudyError(completeness.error_message(str(store.root), unfinished, command))
     parts = KINDS[spec.kind].report(spec, store)
-    return Report(store.write_report(parts), parts.headline)
+    if unfinished:
+        lines = [*completeness.warning_lines(unfinished, command), *parts.lines]
+        parts = dataclasses.replace(parts, lines=lines)
+    path = store.write_report(parts)
+    return Report(path, parts.headline, tuple(completeness.describe(unfinished)))

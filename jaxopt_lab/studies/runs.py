@@ -37,6 +37,8 @@ class RunCurve:
 
     ``curves[key]`` is a float array over ``epochs`` with nan where the engine stored null
     (after divergence). ``arm`` identifies the hyperparameters without the seed.
+    ``planned_epochs`` is ``train.epochs`` of its run set (None: not known); a run whose last
+    epoch falls short of it was interrupted, and its "final" metrics are partial.
     """
 
     row: str
@@ -49,10 +51,21 @@ class RunCurve:
     test_accuracy: float | None
     test_loss: float | None
     diverged_epoch: int | None
+    planned_epochs: int | None = None
 
     @property
     def diverged(self) -> bool:
         return self.diverged_epoch is not None
+
+    @property
+    def reached_epoch(self) -> int:
+        """The last epoch recorded."""
+        return int(self.epochs[-1]) if self.epochs.size else 0
+
+    @property
+    def complete(self) -> bool:
+        """Whether the run reached its planned epochs (True when they are not known)."""
+        return self.planned_epochs is None or self.reached_epoch >= self.planned_epochs
 
     @property
     def learning_rate(self) -> float | None:

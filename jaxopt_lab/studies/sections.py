@@ -39,17 +39,23 @@ class ReportParts:
     figures: dict[str, Figure | Animation] = dataclasses.field(default_factory=dict)
 
 
-def header_lines(spec: StudySpec, run_dir: Path) -> list[str]:
-    """Title, question, and the commands that regenerate the study and rebuild its report."""
+def study_command(spec: StudySpec, run_dir: Path) -> str:
+    """The command that runs the study into ``run_dir``: it regenerates the study, and in a
+    directory holding an interrupted one it resumes the interrupted run sets."""
     src = spec.source or f"configs/studies/{spec.study}.yaml"
     if spec.cli_set:
         src += " --set " + " ".join(spec.cli_set)
+    return f"python scripts/compare.py --config {src} --out {run_dir}"
+
+
+def header_lines(spec: StudySpec, run_dir: Path) -> list[str]:
+    """Title, question, and the commands that regenerate the study and rebuild its report."""
     return [
         f"# Study: {spec.study}",
         "",
         f"**Question.** {spec.question.strip()}",
         "",
-        f"Regenerate: `python scripts/compare.py --config {src} --out {run_dir}`; rebuild this "
+        f"Regenerate: `{study_command(spec, run_dir)}`; rebuild this "
         f"report from the stored metrics: `python scripts/report.py {run_dir}`.",
         "",
     ]
@@ -149,15 +155,23 @@ def comparison_section(
 
 
 def arm_table(arms: Sequence[ArmSummary], extra: Mapping[str, Any]) -> Table:
-    """One CSV record per arm; the JSON adds per-seed values, diverged seeds and ``extra``."""
+    """One CSV record per arm; the JSON adds per-seed values, diverged seeds and ``extra``,
+    and, when some run stopped before its planned epochs, ``partial``: per partial arm, the
+    epoch each seed reached of how many."""
     recs = markdown.table_records(arms)
     per_seed = {
         a.label: {m: {str(s): v for s, v in a.values[m].items()} for m in METRICS} for a in arms
+    }
+    partial = {
+        a.label: {str(r.seed): [r.reached_epoch, r.planned_epochs] for r in a.runs}
+        for a in arms
+        if any(not r.complete for r in a.runs)
     }
     payload = {
         "arms": recs,
         "per_seed": per_seed,
         "diverged": {a.label: [r.seed for r in a.runs if r.diverged] for a in arms},
+        **({"partial": partial} if partial else {}),
         **extra,
     }
     return recs, payload

@@ -9,7 +9,13 @@ Layout (``Store(out_dir)``; the tuning study has one such layout per phase, ``sw
     results.json      the results of a kind with its own loop (landscapes, second_order)
     report.md, <table>.csv / <table>.json, figures/*.png / *.gif    the report
 
-A row's records are told apart within a run set by their run-id prefix, the row name.
+A row's records are told apart within a run set by their run-id prefix, the row name. A run
+set's planned epochs are ``train.epochs`` of its ``config.yaml`` (the engine writes it before
+training); ``progress`` says how far each run set got (``jaxopt_lab.studies.completeness``).
+
+``metrics.jsonl`` is written whole (``engine.outputs.atomic_write_text``), so a line that is not
+a JSON record, a torn last line included, is damage from outside: ``DamagedMetricsError``, never
+a skipped line (skipping a torn last line would turn a seed's earlier epoch into its "final").
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from matplotlib.animation import Animation, PillowWriter
 from jaxopt_lab._typed_yaml import read_mapping
 from jaxopt_lab.config import Config, config_to_dict
 from jaxopt_lab.engine.outputs import CONFIG, METRICS, SUMMARY
+from jaxopt_lab.studies.completeness import RunSetProgress
 from jaxopt_lab.studies.runs import RunCurve, curves_from_records
 from jaxopt_lab.studies.sections import ReportParts
 from jaxopt_lab.studies.spec import StudySpec, spec_from_dict, spec_to_dict
@@ -43,6 +50,11 @@ FIGURES_DIR = "figures"
 
 class ReportError(ValueError):
     """The run directory lacks a file the report needs; the message says which and why."""
+
+
+class DamagedMetricsError(ReportError):
+    """A line of a ``metrics.jsonl`` is not a JSON record; the message names the file, the line
+    and the fix."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,20 +138,18 @@ class Store:
         """
         by_row: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
         summaries: dict[str, dict[str, Any]] = {}
-        index = self.root / RUNSETS_FILE
-        if index.is_file():
-            paths = [self.root / d / METRICS for d in json.loads(index.read_text())]
-            paths = [p for p in paths if p.is_file()]
-        else:  # a directory assembled by hand: every run set below it
-            paths = sorted(self.root.glob(f"*/{METRICS}"))
-        for metrics in paths:
-            summary_path = metrics.parent / SUMMARY
-            summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-            for rec in read_jsonl(metrics):
+        planned: dict[str, int] = {}
+        for set_dir in self._run_sets():
+            if not (set_dir / METRICS).is_file():
+                continue
+            epochs = _planned_epochs(set_dir)
+            summary = _summary_for(set_dir, epochs)
+            for rec in read_jsonl(set_dir / METRICS):
                 row = str(rec.get("run", "")).split("/", 1)[0]
                 if row in by_row:
                     by_row[row].append(rec)
                     summaries[row] = summary
+                    planned[row] = epochs
         missing = [name for name, recs in by_row.items() if not recs]
         if missing:
             raise ReportError(
@@ -147,9 +157,30 @@ class Store:
                 "scripts/compare.py again with the same --out (finished run sets are kept)"
             )
         runs = {
-            name: _with_final_test(name, recs, summaries[name]) for name, recs in by_row.items()
+            name: _with_final_test(name, recs, summaries[name], planned[name])
+            for name, recs in by_row.items()
         }
         return RowData(runs, summaries)
+
+    def progress(self) -> list[RunSetProgress]:
+        """How far every run set of the study got: this directory's and, for a kind with
+        phases (``child``), each phase's, in the order they were listed."""
+        phases = [self, *(Store(p.parent) for p in sorted(self.root.glob(f"*/{RUNSETS_FILE}")))]
+        return [
+            _set_progress(set_dir, rows, where=str(set_dir.relative_to(self.root)))
+            for phase in phases
+            for set_dir, rows in phase._run_sets().items()
+        ]
+
+    def _run_sets(self) -> dict[Path, tuple[str, ...]]:
+        """Each run-set directory and its rows, as ``runsets.json`` lists them (the runner
+        writes it); in a directory assembled by hand, every ``*/metrics.jsonl`` (rows: those of
+        its records)."""
+        index = self.root / RUNSETS_FILE
+        if index.is_file():
+            listed = json.loads(index.read_text())
+            return {self.root / d: tuple(rows) for d, rows in listed.items()}
+        return {p.parent: () for p in sorted(self.root.glob(f"*/{METRICS}"))}
 
     # --------------------------------------------------------------------- own loops
 
@@ -191,37 +222,101 @@ class Store:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Records of a JSON-lines file; a truncated last line (interrupted run) is skipped."""
+    """Records of a JSON-lines file (blank lines are not records).
+
+    Raises:
+      DamagedMetricsError: a line is not a JSON object (a torn last line too); the message
+        names the file and the line.
+    """
     out = []
-    lines = path.read_text().splitlines()
-    for i, line in enumerate(lines):
+    for i, line in enumerate(path.read_text().splitlines()):
         if not line.strip():
             continue
         try:
-            out.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError as err:
-            if i == len(lines) - 1:
-                continue
-            raise ReportError(f"{path}:{i + 1} is not JSON ({err}); the file is corrupt") from err
+            raise DamagedMetricsError(_damaged(path, i + 1, f"is not JSON ({err})")) from err
+        if not isinstance(record, dict):
+            raise DamagedMetricsError(_damaged(path, i + 1, "is not a JSON object"))
+        out.append(record)
     return out
 
 
-def _with_final_test(
-    name: str, records: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]
-) -> list[RunCurve]:
-    """The row's runs, with the end-of-training test evaluation of ``summary.json`` (unless
-    the engine evaluated the test set every epoch: then the last record holds the same)."""
-    final_test = {r["run"]: r for r in summary.get("runs", []) if "test_accuracy" in r}
-    return [
-        dataclasses.replace(
-            c,
-            test_accuracy=final_test[c.run].get("test_accuracy"),
-            test_loss=final_test[c.run].get("test_loss"),
+def _damaged(path: Path, line: int, what: str) -> str:
+    """The damage, and the fix: the engine cannot resume from a file it cannot read, so the
+    run set is retrained (deterministically: the same seeds give the same runs)."""
+    return (
+        f"{path}:{line} {what}; the file is damaged (the engine writes it whole, so a torn or "
+        f"malformed line comes from outside: a copy cut short, a full disk, an edit). Delete "
+        f"{path.parent} and rerun the study's scripts/compare.py command with the same --config "
+        "and --out (it retrains that run set and keeps the finished others), or rerun it with "
+        "--overwrite to retrain every run set"
+    )
+
+
+def _planned_epochs(set_dir: Path) -> int:
+    """``train.epochs`` of a run set's ``config.yaml``: one config, or label → config (the
+    engine's ``train_many``; every label shares the train section)."""
+    path = set_dir / CONFIG
+    if not path.is_file():
+        raise ReportError(
+            f"{path} not found: {set_dir} holds metrics but not the config the engine writes "
+            "before training, so its planned epochs are unknown; rerun the study's "
+            "scripts/compare.py command with --overwrite"
         )
-        if c.run in final_test
-        else c
-        for c in curves_from_records(name, records)
-    ]
+    saved = yaml.safe_load(path.read_text())
+    configs = [saved] if _is_config(saved) else list((saved or {}).values())
+    epochs = {c["train"]["epochs"] for c in configs if _is_config(c)}
+    if len(epochs) != 1 or not all(isinstance(e, int) for e in epochs):
+        raise ReportError(f"{path}: no single train.epochs (found {sorted(epochs)})")
+    return epochs.pop()
+
+
+def _is_config(doc: Any) -> bool:
+    return isinstance(doc, dict) and isinstance(doc.get("train"), dict) and "epochs" in doc["train"]
+
+
+def _summary_for(set_dir: Path, planned: int) -> dict[str, Any]:
+    """A run set's ``summary.json`` when it was written for the planned epochs, else ``{}``:
+    a summary left from a shorter target (the set is being trained further) holds the test
+    accuracy and wall time of other epochs."""
+    path = set_dir / SUMMARY
+    summary = json.loads(path.read_text()) if path.is_file() else {}
+    return summary if summary.get("epochs_completed") == planned else {}
+
+
+def _set_progress(set_dir: Path, rows: Sequence[str], *, where: str) -> RunSetProgress:
+    """How far one run set got (not started: no ``metrics.jsonl``)."""
+    metrics = set_dir / METRICS
+    if not metrics.is_file():
+        planned = _planned_epochs(set_dir) if (set_dir / CONFIG).is_file() else None
+        return RunSetProgress(where, tuple(rows), planned, {}, summarized=False)
+    planned = _planned_epochs(set_dir)
+    reached: dict[str, int] = {}
+    for rec in read_jsonl(metrics):
+        run = str(rec.get("run", ""))
+        reached[run] = max(reached.get(run, 0), int(rec.get("epoch", 0)))
+    rows = tuple(rows) or tuple(dict.fromkeys(run.split("/", 1)[0] for run in reached))
+    summarized = bool(_summary_for(set_dir, planned))
+    return RunSetProgress(where, rows, planned, reached, summarized)
+
+
+def _with_final_test(
+    name: str, records: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], planned: int
+) -> list[RunCurve]:
+    """The row's runs with their planned epochs, and the end-of-training test evaluation of
+    ``summary.json`` (unless the engine evaluated the test set every epoch: then the last
+    record holds the same)."""
+    final_test = {r["run"]: r for r in summary.get("runs", []) if "test_accuracy" in r}
+    out = []
+    for curve in curves_from_records(name, records):
+        test = final_test.get(curve.run)
+        if test is not None:
+            curve = dataclasses.replace(
+                curve, test_accuracy=test.get("test_accuracy"), test_loss=test.get("test_loss")
+            )
+        out.append(dataclasses.replace(curve, planned_epochs=planned))
+    return out
 
 
 def _is_gif(figure: Any) -> bool:

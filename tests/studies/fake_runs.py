@@ -1,8 +1,9 @@
 """Synthetic run directories in the engine's output format, for report tests without training.
 
-The records follow the contract of ``jaxopt_lab.engine`` (``metrics.jsonl``, ``summary.json``):
-one record per run per epoch; a diverged run has ``diverged=True`` and null metrics from its
-divergence epoch on.
+The files follow the contract of ``jaxopt_lab.engine`` (``config.yaml``, ``metrics.jsonl``,
+``summary.json``): one record per run per epoch; a diverged run has ``diverged=True`` and null
+metrics from its divergence epoch on. A run set interrupted after epoch ``reached`` of
+``epochs`` has the records of those epochs and no ``summary.json``, as the engine leaves it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from jaxopt_lab.engine import outputs
 from jaxopt_lab.studies.spec import StudySpec, slugify, spec_from_dict
@@ -27,9 +29,13 @@ def fake_row(
     level: float,
     diverge: dict[tuple[float, int], int] | None = None,
     rng_seed: int = 0,
+    reached: int | None = None,
 ) -> list[dict]:
-    """Write ``metrics.jsonl`` and ``summary.json`` for one row; returns the records."""
+    """Write ``config.yaml`` (``train.epochs``: ``epochs``), ``metrics.jsonl`` up to epoch
+    ``reached`` (default ``epochs``) and, when the row finished, ``summary.json``; returns the
+    records."""
     diverge = diverge or {}
+    reached = epochs if reached is None else reached
     rng = np.random.default_rng(rng_seed)
     records, runs = [], []
     for lr in lrs:
@@ -37,7 +43,7 @@ def fake_row(
             run = f"{label}/lr={lr:g}/seed={seed}"
             noise = rng.normal(0, 0.002)
             div_at = diverge.get((lr, seed))
-            for ep in range(1, epochs + 1):
+            for ep in range(1, reached + 1):
                 dead = div_at is not None and ep >= div_at
                 acc = level - 0.05 / ep + noise
                 rec = {
@@ -59,16 +65,19 @@ def fake_row(
             runs.append(
                 {
                     "run": run,
-                    "test_loss": rec["test_loss"],
-                    "test_accuracy": rec["test_accuracy"],
+                    "test_loss": rec.get("test_loss"),
+                    "test_accuracy": rec.get("test_accuracy"),
                     "diverged": div_at is not None,
                     "diverged_epoch": div_at,
                 }
             )
     row_dir.mkdir(parents=True, exist_ok=True)
+    outputs.write_config(row_dir, yaml.safe_dump({"train": {"epochs": epochs}}))
     with (row_dir / outputs.METRICS).open("w") as f:
         for rec in records:
             f.write(json.dumps(rec) + "\n")
+    if reached < epochs:
+        return records
     (row_dir / outputs.SUMMARY).write_text(
         json.dumps(
             {
@@ -84,7 +93,8 @@ def fake_row(
 
 
 def fake_study(run_dir: Path, rows: list[dict], kind: str = "compare", **extra) -> StudySpec:
-    """Write ``study.yaml`` for ``rows`` (each: name, optimizer, level, optional lrs/diverge)."""
+    """Write ``study.yaml`` for ``rows`` (each: name, optimizer, level, optional lrs/diverge,
+    and ``reached``: the last epoch of 3 written, for a row interrupted before the end)."""
     spec = spec_from_dict(
         {
             "study": "fake",
@@ -115,5 +125,6 @@ def fake_study(run_dir: Path, rows: list[dict], kind: str = "compare", **extra) 
             r["level"],
             r.get("diverge"),
             i,
+            r.get("reached"),
         )
     return spec

@@ -99,10 +99,13 @@ def test_missing_row_is_a_clear_error(tmp_path):
         Store(tmp_path).read_rows(["SGD", "Adam"])
 
 
-def test_a_truncated_last_line_is_skipped_and_a_corrupt_one_is_an_error(tmp_path):
+def test_a_truncated_last_line_and_a_corrupt_one_are_errors(tmp_path):
     path = tmp_path / outputs.METRICS
-    path.write_text('{"a": 1}\n{"a": 2}\n{"a": ')
+    path.write_text('{"a": 1}\n\n{"a": 2}\n')
     assert read_jsonl(path) == [{"a": 1}, {"a": 2}]
+    path.write_text('{"a": 1}\n{"a": 2}\n{"a": ')
+    with pytest.raises(ReportError, match=r":3 is not JSON"):
+        read_jsonl(path)
     path.write_text('{"a": 1}\n{"a": \n{"a": 3}\n')
     with pytest.raises(ReportError, match=r":2 is not JSON"):
         read_jsonl(path)
