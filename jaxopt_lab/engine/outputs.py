@@ -197,11 +197,57 @@ def write_metrics(out_dir: str | Path, records: Sequence[dict[str, Any]]) -> Non
 
 
 def read_metrics(out_dir: str | Path) -> list[dict[str, Any]]:
-    """The records of metrics.jsonl (empty when it does not exist)."""
+    """The records of metrics.jsonl (empty when it does not exist; blank lines are not records).
+
+    Raises:
+      DamagedOutputError: a line is not a JSON object (a torn last line too), naming the file
+        and the line.
+    """
     path = Path(out_dir) / METRICS
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(_read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DamagedOutputError(_damaged(path, f"is not JSON ({error})", number)) from None
+        if not isinstance(record, dict):
+            raise DamagedOutputError(_damaged(path, "is not a JSON object", number))
+        records.append(record)
+    return records
+
+
+def read_json(path: str | Path) -> Any:
+    """A JSON output file's data (summary.json, a study's index), or the error naming it."""
+    try:
+        return json.loads(_read_text(Path(path)))
+    except json.JSONDecodeError as error:
+        raise DamagedOutputError(_damaged(Path(path), f"is not valid JSON ({error})")) from None
+
+
+class DamagedOutputError(ValueError):
+    """An output file cannot be read back as what the engine wrote; the message names the file
+    (and line) and the way out."""
+
+
+def _damaged(path: Path, what: str, line: int | None = None) -> str:
+    where = str(path) if line is None else f"{path}:{line}"
+    return (
+        f"{where} {what}: the file is damaged (outputs are written whole, so this comes from "
+        "outside: a copy cut short, a full disk, an edit). Put back an intact copy, or retrain "
+        f"that output directory: --overwrite, or for a study delete {path.parent} and rerun "
+        "the study's scripts/compare.py command, which retrains only that run set"
+    )
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DamagedOutputError(_damaged(path, f"is not UTF-8 text ({error})")) from None
 
 
 def write_summary(out_dir: str | Path, summary: dict[str, Any]) -> None:
@@ -215,9 +261,18 @@ def write_config(out_dir: str | Path, text: str) -> None:
 
 
 def read_config(out_dir: str | Path) -> Any:
-    """The YAML data of config.yaml, or None when there is none."""
+    """The YAML data of config.yaml, or None when there is none.
+
+    Raises:
+      DamagedOutputError: it is not valid YAML, naming the file.
+    """
     path = Path(out_dir) / CONFIG
-    return yaml.safe_load(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        return yaml.safe_load(_read_text(path))
+    except yaml.YAMLError as error:
+        raise DamagedOutputError(_damaged(path, f"is not valid YAML ({error})")) from None
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

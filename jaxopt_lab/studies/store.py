@@ -35,7 +35,15 @@ from matplotlib.animation import Animation, PillowWriter
 
 from jaxopt_lab._typed_yaml import read_mapping
 from jaxopt_lab.config import Config, config_to_dict
-from jaxopt_lab.engine.outputs import CONFIG, METRICS, SUMMARY
+from jaxopt_lab.engine.outputs import (
+    CONFIG,
+    METRICS,
+    SUMMARY,
+    DamagedOutputError,
+    read_config,
+    read_json,
+    read_metrics,
+)
 from jaxopt_lab.studies.completeness import RunSetProgress
 from jaxopt_lab.studies.runs import RunCurve, curves_from_records
 from jaxopt_lab.studies.sections import ReportParts
@@ -52,9 +60,9 @@ class ReportError(ValueError):
     """The run directory lacks a file the report needs; the message says which and why."""
 
 
-class DamagedMetricsError(ReportError):
-    """A line of a ``metrics.jsonl`` is not a JSON record; the message names the file, the line
-    and the fix."""
+# A line of a metrics.jsonl that is not a JSON record: the engine's reader names the file, the
+# line and the fix.
+DamagedMetricsError = DamagedOutputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,14 +128,14 @@ class Store:
         if not (summary.is_file() and saved.is_file()):
             return False
         first = next(iter(members.values()))
-        if json.loads(summary.read_text()).get("epochs_completed") != first.train.epochs:
+        if read_json(summary).get("epochs_completed") != first.train.epochs:
             return False
         resolved = (
             config_to_dict(first)
             if len(members) == 1
             else {k: config_to_dict(c) for k, c in members.items()}
         )
-        return yaml.safe_load(saved.read_text()) == yaml.safe_load(yaml.safe_dump(resolved))
+        return read_config(set_dir) == yaml.safe_load(yaml.safe_dump(resolved))
 
     def read_rows(self, names: Sequence[str]) -> RowData:
         """Each row's runs and its run set's summary, from the run sets listed in
@@ -144,7 +152,7 @@ class Store:
                 continue
             epochs = _planned_epochs(set_dir)
             summary = _summary_for(set_dir, epochs)
-            for rec in read_jsonl(set_dir / METRICS):
+            for rec in read_metrics(set_dir):
                 row = str(rec.get("run", "")).split("/", 1)[0]
                 if row in by_row:
                     by_row[row].append(rec)
@@ -178,7 +186,7 @@ class Store:
         its records)."""
         index = self.root / RUNSETS_FILE
         if index.is_file():
-            listed = json.loads(index.read_text())
+            listed = read_json(index)
             return {self.root / d: tuple(rows) for d, rows in listed.items()}
         return {p.parent: () for p in sorted(self.root.glob(f"*/{METRICS}"))}
 
@@ -192,7 +200,7 @@ class Store:
         path = self.root / RESULTS_FILE
         if not path.is_file():
             raise ReportError(f"{path} not found: run scripts/compare.py for this study first")
-        return json.loads(path.read_text())
+        return read_json(path)
 
     # --------------------------------------------------------------------- the report
 
@@ -221,39 +229,6 @@ class Store:
         return path
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Records of a JSON-lines file (blank lines are not records).
-
-    Raises:
-      DamagedMetricsError: a line is not a JSON object (a torn last line too); the message
-        names the file and the line.
-    """
-    out = []
-    for i, line in enumerate(path.read_text().splitlines()):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DamagedMetricsError(_damaged(path, i + 1, f"is not JSON ({err})")) from err
-        if not isinstance(record, dict):
-            raise DamagedMetricsError(_damaged(path, i + 1, "is not a JSON object"))
-        out.append(record)
-    return out
-
-
-def _damaged(path: Path, line: int, what: str) -> str:
-    """The damage, and the fix: the engine cannot resume from a file it cannot read, so the
-    run set is retrained (deterministically: the same seeds give the same runs)."""
-    return (
-        f"{path}:{line} {what}; the file is damaged (the engine writes it whole, so a torn or "
-        f"malformed line comes from outside: a copy cut short, a full disk, an edit). Delete "
-        f"{path.parent} and rerun the study's scripts/compare.py command with the same --config "
-        "and --out (it retrains that run set and keeps the finished others), or rerun it with "
-        "--overwrite to retrain every run set"
-    )
-
-
 def _planned_epochs(set_dir: Path) -> int:
     """``train.epochs`` of a run set's ``config.yaml``: one config, or label → config (the
     engine's ``train_many``; every label shares the train section)."""
@@ -264,7 +239,7 @@ def _planned_epochs(set_dir: Path) -> int:
             "before training, so its planned epochs are unknown; rerun the study's "
             "scripts/compare.py command with --overwrite"
         )
-    saved = yaml.safe_load(path.read_text())
+    saved = read_config(set_dir)
     configs = [saved] if _is_config(saved) else list((saved or {}).values())
     epochs = {c["train"]["epochs"] for c in configs if _is_config(c)}
     if len(epochs) != 1 or not all(isinstance(e, int) for e in epochs):
@@ -281,7 +256,7 @@ def _summary_for(set_dir: Path, planned: int) -> dict[str, Any]:
     a summary left from a shorter target (the set is being trained further) holds the test
     accuracy and wall time of other epochs."""
     path = set_dir / SUMMARY
-    summary = json.loads(path.read_text()) if path.is_file() else {}
+    summary = read_json(path) if path.is_file() else {}
     return summary if summary.get("epochs_completed") == planned else {}
 
 
@@ -293,7 +268,7 @@ def _set_progress(set_dir: Path, rows: Sequence[str], *, where: str) -> RunSetPr
         return RunSetProgress(where, tuple(rows), planned, {}, summarized=False)
     planned = _planned_epochs(set_dir)
     reached: dict[str, int] = {}
-    for rec in read_jsonl(metrics):
+    for rec in read_metrics(set_dir):
         run = str(rec.get("run", ""))
         reached[run] = max(reached.get(run, 0), int(rec.get("epoch", 0)))
     rows = tuple(rows) or tuple(dict.fromkeys(run.split("/", 1)[0] for run in reached))

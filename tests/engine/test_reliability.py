@@ -14,6 +14,7 @@ import yaml
 from jaxopt_lab.engine import train
 from jaxopt_lab.engine.checkpoint import CheckpointDamagedError
 from jaxopt_lab.engine.lock import LOCK_FILE, OutputLock, OutputLockedError
+from jaxopt_lab.engine.outputs import DamagedOutputError
 from jaxopt_lab.engine.resume import ResumeMismatchError
 
 from .conftest import tiny_config
@@ -141,3 +142,16 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, capfd):
 def test_a_concurrent_train_on_the_same_directory_is_refused(tiny_mnist, tmp_path):
     with OutputLock(tmp_path), pytest.raises(OutputLockedError):
         train(tiny_config(), tmp_path, overwrite=True, quiet=True, data=tiny_mnist)
+
+
+def test_a_torn_metrics_line_is_named_by_file_and_line_on_resume(one_epoch, tiny_mnist):
+    metrics = one_epoch / "metrics.jsonl"
+    metrics.write_text(metrics.read_text()[:-20])
+    with pytest.raises(DamagedOutputError, match=rf"{metrics}:1 is not JSON .*--overwrite"):
+        train(tiny_config(), one_epoch, resume=True, quiet=True, data=tiny_mnist)
+
+
+def test_a_saved_config_that_is_not_yaml_is_named(one_epoch, tiny_mnist):
+    (one_epoch / "config.yaml").write_text("model: [unclosed\n")
+    with pytest.raises(DamagedOutputError, match=r"config\.yaml is not valid YAML"):
+        train(tiny_config(), one_epoch, resume=True, quiet=True, data=tiny_mnist)

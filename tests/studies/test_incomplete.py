@@ -103,7 +103,7 @@ def test_a_truncated_last_line_is_damage_naming_the_file_and_the_line(tmp_path):
         build_report(tmp_path)
     message = str(caught.value)
     assert f"{metrics}:{len(lines)} is not JSON" in message
-    assert f"Delete {metrics.parent} and rerun" in message and "--overwrite" in message
+    assert f"delete {metrics.parent} and rerun" in message and "--overwrite" in message
 
 
 def test_malformed_json_in_the_middle_names_its_line(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from jaxopt_lab.engine import outputs
 from jaxopt_lab.studies.spec import spec_from_dict
-from jaxopt_lab.studies.store import ReportError, Store, read_jsonl
+from jaxopt_lab.studies.store import ReportError, Store
 from tests.studies.fake_runs import fake_study
 
 ROWS = [
@@ -102,10 +102,10 @@ def test_missing_row_is_a_clear_error(tmp_path):
 def test_a_truncated_last_line_and_a_corrupt_one_are_errors(tmp_path):
     path = tmp_path / outputs.METRICS
     path.write_text('{"a": 1}\n\n{"a": 2}\n')
-    assert read_jsonl(path) == [{"a": 1}, {"a": 2}]
+    assert outputs.read_metrics(tmp_path) == [{"a": 1}, {"a": 2}]
     path.write_text('{"a": 1}\n{"a": 2}\n{"a": ')
-    with pytest.raises(ReportError, match=r":3 is not JSON"):
-        read_jsonl(path)
+    with pytest.raises(outputs.DamagedOutputError, match=r":3 is not JSON"):
+        outputs.read_metrics(tmp_path)
     path.write_text('{"a": 1}\n{"a": \n{"a": 3}\n')
-    with pytest.raises(ReportError, match=r":2 is not JSON"):
-        read_jsonl(path)
+    with pytest.raises(outputs.DamagedOutputError, match=r":2 is not JSON"):
+        outputs.read_metrics(tmp_path)
