@@ -71,7 +71,26 @@ def parse_yaml(text: str, source: str) -> Any:
     except _DuplicateKeyError as error:
         raise ConfigError(f"{source}: {error}") from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"{source}: not valid YAML: {error}") from None
+        raise ConfigError(f"{source}: not valid YAML: {yaml_problem(error)}") from None
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error on one line: the problem, where it was found and what it was parsing,
+    e.g. ``expected ',' or ']', but got '<stream end>' at line 4, column 1 (while parsing a
+    flow sequence from line 3, column 7)``."""
+    if not isinstance(error, yaml.MarkedYAMLError) or error.problem is None:
+        return " ".join(str(error).split())
+    text = error.problem
+    if error.problem_mark is not None:
+        mark = error.problem_mark
+        text += f" at line {mark.line + 1}, column {mark.column + 1}"
+    if error.context:
+        text += f" ({error.context}"
+        if error.context_mark is not None:
+            mark = error.context_mark
+            text += f" from line {mark.line + 1}, column {mark.column + 1}"
+        text += ")"
+    return text
 
 
 def read_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
@@ -247,3 +266,27 @@ def type_name(hint: Any) -> str:
 
 def describe(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
+
+
+def differences(saved: Any, new: Any, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two config documents, as
+    ``key: was …, now …`` (for errors that say exactly what changed)."""
+    if isinstance(saved, dict) and isinstance(new, dict):
+        keys = list(dict.fromkeys([*saved, *new]))
+        return [
+            line
+            for key in keys
+            for line in differences(
+                saved.get(key, _ABSENT), new.get(key, _ABSENT), f"{prefix}{key}."
+            )
+        ]
+    if saved == new:
+        return []
+    return [f"{prefix[:-1] or 'the config'}: was {_show(saved)}, now {_show(new)}"]
+
+
+_ABSENT = object()
+
+
+def _show(value: Any) -> str:
+    return "absent" if value is _ABSENT else repr(value)

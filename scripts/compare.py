@@ -5,7 +5,10 @@
         --set train.epochs=2 train.seeds=[0,1] data.train_size=2000 --quiet
 
 A run directory already holding finished run sets keeps them (an interrupted one is resumed);
---overwrite retrains everything. Ends by printing where the report is and its headline table.
+--overwrite retrains everything; a rerun with other runs than the directory holds is refused
+before anything is written. Ends by printing where the report is and its headline table. Errors
+end in one `error:` line (exit status 2), Ctrl-C in how to continue (130); --debug shows the
+traceback.
 """
 
 from __future__ import annotations
@@ -15,11 +18,9 @@ import sys
 import time
 from collections.abc import Sequence
 
-from jaxopt_lab._cli import add_set_argument
-from jaxopt_lab.config import ConfigError
+from jaxopt_lab._cli import add_debug_argument, add_set_argument, run_main
 from jaxopt_lab.studies.runner import run_study
 from jaxopt_lab.studies.spec import load_spec
-from jaxopt_lab.studies.store import ReportError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,20 +34,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--overwrite", action="store_true", help="retrain every run set in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
+    interrupted = (
+        f"the finished run sets and completed epochs are kept in {args.out}: run the same "
+        "command again to continue (interrupted run sets resume bitwise)"
+    )
+    return run_main(lambda: _compare(args), debug=args.debug, interrupted=interrupted)
 
+
+def _compare(args: argparse.Namespace) -> int:
     def on_set(k: int, n: int, where: str, rows: Sequence[str]) -> None:
         print(f"[{k}/{n}] {where}: {', '.join(rows)}", flush=True)
 
     started = time.perf_counter()
-    try:
-        spec = load_spec(args.config, args.set)
-        report = run_study(
-            spec, args.out, overwrite=args.overwrite, quiet=args.quiet, on_set=on_set
-        )
-    except (ConfigError, ReportError, ValueError, FileExistsError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    spec = load_spec(args.config, args.set)
+    report = run_study(spec, args.out, overwrite=args.overwrite, quiet=args.quiet, on_set=on_set)
     print(f"\nstudy {spec.study} done in {time.perf_counter() - started:.1f} s")
     print(f"report: {report.path}\n")
     print(report.headline)

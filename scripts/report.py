@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from jaxopt_lab._cli import add_debug_argument, run_main
 from jaxopt_lab.studies.report import build_report
-from jaxopt_lab.studies.store import ReportError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,12 +30,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="build a report of an interrupted study, marked partial, instead of refusing",
     )
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
-    try:
-        report = build_report(args.run_dir, allow_incomplete=args.allow_incomplete)
-    except (ReportError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return run_main(lambda: _report(args), debug=args.debug)
+
+
+def _report(args: argparse.Namespace) -> int:
+    report = build_report(args.run_dir, allow_incomplete=args.allow_incomplete)
     for line in report.incomplete:
         print(f"warning: incomplete: {line}", file=sys.stderr)
     if report.incomplete:

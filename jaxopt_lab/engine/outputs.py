@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from jaxopt_lab._typed_yaml import yaml_problem
+
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
@@ -272,7 +274,9 @@ def read_config(out_dir: str | Path) -> Any:
     try:
         return yaml.safe_load(_read_text(path))
     except yaml.YAMLError as error:
-        raise DamagedOutputError(_damaged(path, f"is not valid YAML ({error})")) from None
+        raise DamagedOutputError(
+            _damaged(path, f"is not valid YAML ({yaml_problem(error)})")
+        ) from None
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from jaxopt_lab import schedules
+from jaxopt_lab._typed_yaml import differences as config_differences
 from jaxopt_lab.config import Config
 from jaxopt_lab.engine import distributed, outputs
 from jaxopt_lab.engine.checkpoint import FILENAME, load_checkpoint
@@ -51,7 +52,7 @@ def check_same_config(
       ResumeMismatchError: naming every key that differs other than what a resume may change,
         or ``train.epochs`` changed under a schedule relative to the run length.
     """
-    differences = _differences(_protocol(saved), _protocol(resolved))
+    differences = config_differences(_protocol(saved), _protocol(resolved))
     if differences:
         raise ResumeMismatchError(
             f"cannot resume: {where} differs from this config ({'; '.join(differences)}); "
@@ -163,29 +164,6 @@ def _ranges(epochs: list[int]) -> str:
             parts.append(str(start) if start == epoch else f"{start}-{epoch}")
             start = None
     return ", ".join(parts)
-
-
-def _differences(saved: Any, new: Any, prefix: str = "") -> list[str]:
-    """The dotted keys whose values differ, as ``key: was …, now …``."""
-    if isinstance(saved, dict) and isinstance(new, dict):
-        keys = list(dict.fromkeys([*saved, *new]))
-        return [
-            line
-            for key in keys
-            for line in _differences(
-                saved.get(key, _ABSENT), new.get(key, _ABSENT), f"{prefix}{key}."
-            )
-        ]
-    if saved == new:
-        return []
-    return [f"{prefix[:-1] or 'the config'}: was {_show(saved)}, now {_show(new)}"]
-
-
-_ABSENT = object()
-
-
-def _show(value: Any) -> str:
-    return "absent" if value is _ABSENT else repr(value)
 
 
 def _protocol(doc: Any) -> Any:

@@ -1,22 +1,38 @@
-"""Run a study: write its resolved spec, run its kind, then build the report from the files.
+"""Run a study: check it against what its directory holds, record it, run its kind, report.
 
     spec = load_spec("configs/studies/seed_table.yaml")
     report = run_study(spec, "runs/seed_table")      # report.path, report.headline
 
-``out_dir`` gets ``study.yaml`` first (so the report can always be rebuilt from the directory
-alone), then whatever the kind writes (``jaxopt_lab.studies.kinds``), then the report.
+A study directory holds one study. Before anything is written, a rerun is checked against the
+``study.yaml`` already there: it may change only the ``report`` section (which changes no run),
+so a refused rerun leaves the directory, its provenance and its "Regenerate" command as they
+were. Then ``study.yaml`` (so the report can always be rebuilt from the directory alone) and the
+call's provenance (``jaxopt_lab.provenance``) are written, the kind runs
+(``jaxopt_lab.studies.kinds``), and the report is built. The directory is locked for the call
+(``engine.lock``): a second ``compare.py`` on it is refused.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from jaxopt_lab import provenance
+from jaxopt_lab._typed_yaml import differences
 from jaxopt_lab.data import MNIST
+from jaxopt_lab.engine.lock import OutputLock
 from jaxopt_lab.studies.kinds import KINDS
 from jaxopt_lab.studies.report import Report, build_report
 from jaxopt_lab.studies.runsets import OnSet
-from jaxopt_lab.studies.spec import StudySpec
+from jaxopt_lab.studies.spec import StudySpec, spec_to_dict
 from jaxopt_lab.studies.store import Store
+
+# What a rerun may change: how the report reads the runs, and how the command line spelt it.
+REPORT_ONLY = ("report", "cli_set", "source")
+
+
+class StudyMismatchError(ValueError):
+    """A study directory holds another study (or the same one with other runs)."""
 
 
 def run_study(
@@ -30,10 +46,43 @@ def run_study(
 ) -> Report:
     """Run every phase of the study in ``out_dir``, then build and return its report.
 
-    ``data`` (tiny data in tests) replaces the MNIST split every run set would load;
-    ``on_set`` is told about each run set before it trains.
+    Finished run sets are kept and interrupted ones resumed, unless ``overwrite``. ``data``
+    (tiny data in tests) replaces the MNIST split every run set would load; ``on_set`` is told
+    about each run set before it trains.
+
+    Raises:
+      StudyMismatchError: ``out_dir`` holds a study with other runs and not ``overwrite``.
+      OutputLockedError: another process is running a study in ``out_dir``.
     """
     store = Store(Path(out_dir))
-    store.write_spec(spec)
-    KINDS[spec.kind].run(spec, store, overwrite=overwrite, quiet=quiet, data=data, on_set=on_set)
+    with OutputLock(store.root):
+        fresh = overwrite or not store.has_spec()
+        if not fresh:
+            check_same_study(store, spec)
+        store.write_spec(spec)
+        store.add_provenance(provenance.record(), fresh=fresh)
+        KINDS[spec.kind].run(
+            spec, store, overwrite=overwrite, quiet=quiet, data=data, on_set=on_set
+        )
     return build_report(store.root)
+
+
+def check_same_study(store: Store, spec: StudySpec) -> None:
+    """Refuse ``spec`` in a directory whose ``study.yaml`` describes other runs.
+
+    Raises:
+      StudyMismatchError: naming each key that differs beyond the report section.
+    """
+    changed = differences(_runs_of(spec_to_dict(store.read_spec())), _runs_of(spec_to_dict(spec)))
+    if changed:
+        raise StudyMismatchError(
+            f"{store.root} holds another study or other runs ({'; '.join(changed[:5])}"
+            f"{'; …' if len(changed) > 5 else ''}): running this one there would mix them and "
+            "its report would claim settings that never ran. Use another --out, or --overwrite "
+            "to retrain the directory with this study (only the report section may change on "
+            "a rerun)"
+        )
+
+
+def _runs_of(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in REPORT_ONLY}

@@ -3,7 +3,8 @@
 Layout (``Store(out_dir)``; the tuning study has one such layout per phase, ``sweep/`` and
 ``final/``, as ``store.child(name)``)::
 
-    study.yaml        the resolved study (spec.spec_to_dict), written before anything runs
+    study.yaml        the resolved study (spec.spec_to_dict), written once it is checked
+    provenance.json   each call that ran it: the code's fingerprint and library versions
     runsets.json      {run-set directory: [row names]}: which directories hold this study's rows
     <run set>/        the engine's outputs (engine.outputs: config, metrics, summary)
     results.json      the results of a kind with its own loop (landscapes, second_order)
@@ -40,6 +41,7 @@ from jaxopt_lab.engine.outputs import (
     METRICS,
     SUMMARY,
     DamagedOutputError,
+    atomic_write_text,
     read_config,
     read_json,
     read_metrics,
@@ -52,6 +54,7 @@ from jaxopt_lab.studies.spec import StudySpec, spec_from_dict, spec_to_dict
 STUDY_FILE = "study.yaml"
 RUNSETS_FILE = "runsets.json"
 RESULTS_FILE = "results.json"
+PROVENANCE_FILE = "provenance.json"
 REPORT_FILE = "report.md"
 FIGURES_DIR = "figures"
 
@@ -91,7 +94,22 @@ class Store:
     def write_spec(self, spec: StudySpec) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         text = yaml.safe_dump(spec_to_dict(spec), sort_keys=False)
-        (self.root / STUDY_FILE).write_text(text)
+        atomic_write_text(self.root / STUDY_FILE, text)
+
+    def has_spec(self) -> bool:
+        return (self.root / STUDY_FILE).is_file()
+
+    def add_provenance(self, call: Mapping[str, Any], *, fresh: bool) -> None:
+        """Append ``call`` (``jaxopt_lab.provenance.record``) to ``provenance.json``'s calls;
+        ``fresh`` starts the list anew (a study trained from scratch)."""
+        calls = [] if fresh else self.read_provenance()
+        text = json.dumps({"calls": [*calls, dict(call)]}, indent=1)
+        atomic_write_text(self.root / PROVENANCE_FILE, text)
+
+    def read_provenance(self) -> list[dict[str, Any]]:
+        """The calls that trained or computed this study (empty when none was recorded)."""
+        path = self.root / PROVENANCE_FILE
+        return list(read_json(path).get("calls", [])) if path.is_file() else []
 
     def read_spec(self) -> StudySpec:
         path = self.root / STUDY_FILE

@@ -6,9 +6,11 @@ import shutil
 
 import pytest
 
+from jaxopt_lab import provenance
 from jaxopt_lab.engine import outputs
+from jaxopt_lab.engine.lock import OutputLock, OutputLockedError
 from jaxopt_lab.studies.report import build_report
-from jaxopt_lab.studies.runner import run_study
+from jaxopt_lab.studies.runner import StudyMismatchError, run_study
 from jaxopt_lab.studies.spec import load_spec, spec_from_dict
 from jaxopt_lab.studies.store import Store
 from tests.studies.conftest import TINY
@@ -70,3 +72,34 @@ def test_a_stale_run_set_directory_is_not_read(seed_table_run, tmp_path):
         assert build_report(out).path.read_text() == report.path.read_text()
     finally:
         shutil.rmtree(stale)
+
+
+def test_a_refused_rerun_leaves_the_study_and_its_provenance_as_they_were(
+    seed_table_run, tiny_mnist
+):
+    out, _ = seed_table_run
+    before = {name: (out / name).read_bytes() for name in ("study.yaml", "provenance.json")}
+    changed = load_spec("configs/studies/seed_table.yaml", [*TINY, "optimizer.learning_rate=0.05"])
+    with pytest.raises(
+        StudyMismatchError,
+        match=r"overrides\.optimizer\.learning_rate: was absent, now 0\.05.*--overwrite",
+    ):
+        run_study(changed, out, quiet=True, data=tiny_mnist)
+    assert {name: (out / name).read_bytes() for name in before} == before
+
+
+def test_a_rerun_may_change_the_report_section_only(seed_table_run, tiny_mnist):
+    out, _ = seed_table_run
+    spec = load_spec("configs/studies/seed_table.yaml", [*TINY, "report.alpha=0.01"])
+    run_study(spec, out, quiet=True, data=tiny_mnist)
+    assert Store(out).read_spec().report.alpha == 0.01
+    calls = Store(out).read_provenance()
+    assert len(calls) >= 2 and calls[-1]["code_sha256"] == provenance.record()["code_sha256"]
+    assert "optimizers/adam.py" in calls[-1]["files"]
+
+
+def test_a_second_study_on_one_directory_is_refused(tmp_path, tiny_mnist):
+    spec = load_spec("configs/studies/seed_table.yaml", TINY)
+    with OutputLock(tmp_path), pytest.raises(OutputLockedError, match="another --out"):
+        run_study(spec, tmp_path, quiet=True, data=tiny_mnist)
+    assert not (tmp_path / "study.yaml").exists()

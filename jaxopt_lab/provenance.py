@@ -1,0 +1,82 @@
+"""Which code produced a result: a fingerprint of the modules that determine the numbers.
+
+A study records, for every call that trained or computed part of it, the sha256 of each file in
+``NUMERICS`` (the optimizers, the model, the engine's compiled programs, the data split, the
+schedules and the studies' own computations) and the versions of the libraries under them.
+``python scripts/findings.py`` refuses to cite a study whose recorded fingerprint is not the
+code's present one, naming the files that changed since: a README figure is never older than
+the code it describes. Files that only write, check or present results (outputs, locks,
+reports, statistics, which ``scripts/report.py`` reruns on the stored metrics) are left out, so
+changing them does not make every stored study stale.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import importlib.metadata
+import platform
+from pathlib import Path
+from typing import Any
+
+PACKAGE = Path(__file__).resolve().parent
+# Relative to the package: a folder stands for every .py file in it.
+NUMERICS = (
+    "optimizers",
+    "model.py",
+    "schedules.py",
+    "engine/loop.py",
+    "engine/step.py",
+    "engine/transform.py",
+    "engine/programs.py",
+    "engine/placement.py",
+    "data/splits.py",
+    "studies/landscapes.py",
+    "studies/second_order.py",
+)
+LIBRARIES = ("jax", "jaxlib", "optax", "flax", "numpy")
+
+
+def code_files() -> dict[str, str]:
+    """sha256 of each file of ``NUMERICS``, by its path relative to the package."""
+    files = {}
+    for entry in NUMERICS:
+        path = PACKAGE / entry
+        for file in sorted(path.glob("*.py")) if path.is_dir() else [path]:
+            files[file.relative_to(PACKAGE).as_posix()] = hashlib.sha256(
+                file.read_bytes()
+            ).hexdigest()
+    return files
+
+
+def fingerprint(files: dict[str, str]) -> str:
+    """One sha256 for a set of file digests."""
+    text = "".join(f"{name} {digest}\n" for name, digest in sorted(files.items()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def record() -> dict[str, Any]:
+    """This call's provenance: when, the code's fingerprint and files, the library versions."""
+    files = code_files()
+    return {
+        "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "code_sha256": fingerprint(files),
+        "files": files,
+        "python": platform.python_version(),
+        "libraries": {name: _version(name) for name in LIBRARIES},
+    }
+
+
+def changed_files(recorded: dict[str, str]) -> list[str]:
+    """The files of ``NUMERICS`` that differ from ``recorded`` (added, removed or edited)."""
+    present = code_files()
+    return sorted(
+        name for name in set(recorded) | set(present) if recorded.get(name) != present.get(name)
+    )
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
