@@ -51,3 +51,30 @@ def test_an_empty_or_broken_study_yaml_is_named_by_report(tmp_path, capsys, cont
 def test_report_of_a_directory_that_is_no_study_says_so(tmp_path, capsys):
     assert report([str(tmp_path)]) == 2
     assert "is not a study run directory" in _error(capsys)
+
+
+def test_findings_check_says_whether_the_readme_is_current(tmp_path, capsys, monkeypatch):
+    from jaxopt_lab import provenance
+    from jaxopt_lab.studies import findings
+    from jaxopt_lab.studies.store import Store
+    from tests.studies.fake_runs import fake_study
+
+    script = runpy.run_path(str(ROOT / "scripts" / "findings.py"))
+    cited = (findings.Cited("fake", "Best?", findings.leaderboard),)
+    monkeypatch.setitem(script["main"].__globals__, "CITED", cited)
+    rows = [
+        {"name": "SGD", "optimizer": "sgd", "level": 0.9},
+        {"name": "Adam", "optimizer": "adam", "level": 0.95},
+    ]
+    fake_study(tmp_path / "runs" / "fake", rows)
+    Store(tmp_path / "runs" / "fake").add_provenance(provenance.record(), fresh=True)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{findings.START}\n{findings.END}\n")
+    args = ["--runs", str(tmp_path / "runs"), "--readme", str(readme)]
+    assert script["main"]([*args, "--check"]) == 1
+    assert script["main"](args) == 0
+    assert "**Best?**" in readme.read_text()
+    assert script["main"]([*args, "--check"]) == 0
+    capsys.readouterr()
+    assert script["main"](["--runs", str(tmp_path / "none"), "--readme", str(readme)]) == 2
+    assert "holds no study; run: python scripts/compare.py" in _error(capsys)
