@@ -1,17 +1,19 @@
 """Which code produced a result: a fingerprint of the modules that determine the numbers.
 
-A study records, for every call that trained or computed part of it, the sha256 of each file in
-``NUMERICS`` (the optimizers, the model, the engine's compiled programs, the data split, the
-schedules and the studies' own computations) and the versions of the libraries under them.
-``python scripts/findings.py`` refuses to cite a study whose recorded fingerprint is not the
-code's present one, naming the files that changed since: a README figure is never older than
-the code it describes. Files that only write, check or present results (outputs, locks,
-reports, statistics, which ``scripts/report.py`` reruns on the stored metrics) are left out, so
-changing them does not make every stored study stale.
+A study records, for every call that trained or computed part of it, a digest of the code of
+each file in ``NUMERICS`` (docstrings, comments and formatting do not count): the optimizers,
+the model, the engine's compiled programs, the data split, the schedules and the studies' own
+computations; and the versions of the libraries under them. ``python scripts/findings.py``
+refuses to cite a study whose recorded fingerprint is not the code's present one, naming the
+files that changed since: a README figure is never older than the code it describes. Files
+that only write, check or present results (outputs, locks, reports, statistics, which
+``scripts/report.py`` reruns on the stored metrics) are left out, so changing them does not make
+every stored study stale.
 """
 
 from __future__ import annotations
 
+import ast
 import datetime
 import hashlib
 import importlib.metadata
@@ -38,15 +40,31 @@ LIBRARIES = ("jax", "jaxlib", "optax", "flax", "numpy")
 
 
 def code_files() -> dict[str, str]:
-    """sha256 of each file of ``NUMERICS``, by its path relative to the package."""
+    """The digest of each file of ``NUMERICS`` (``code_digest``), by its path relative to the
+    package."""
     files = {}
     for entry in NUMERICS:
         path = PACKAGE / entry
         for file in sorted(path.glob("*.py")) if path.is_dir() else [path]:
-            files[file.relative_to(PACKAGE).as_posix()] = hashlib.sha256(
-                file.read_bytes()
-            ).hexdigest()
+            files[file.relative_to(PACKAGE).as_posix()] = code_digest(file.read_text("utf-8"))
     return files
+
+
+def code_digest(source: str) -> str:
+    """sha256 of what a Python module computes: its syntax tree without docstrings, so that
+    comments, docstrings and formatting leave it unchanged and any change of code does not."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
 
 
 def fingerprint(files: dict[str, str]) -> str:
