@@ -7,6 +7,12 @@ Initialisation ``torch`` is ``nn.Linear.reset_parameters``: kaiming-uniform with
 weight, i.e. bound = gain·√(3/fan_in) with gain = √(2/(1+a²)) = √(1/3), so W ~ U(±1/√fan_in),
 and b ~ U(±1/√fan_in). ``flax`` is ``nn.Dense``'s default: LeCun-normal (truncated,
 variance 1/fan_in) weights and zero biases.
+
+Why Linen and not NNX, which Flax recommends to new users: the engine trains many runs at once
+by ``vmap`` over stacked parameter pytrees inside one compiled epoch, which wants a pure
+``apply(params, x)`` and parameters as a plain pytree; Linen gives exactly that. Every
+jaxopt_lab optimizer also drives ``nnx.Optimizer`` (docs/optimizers.md, ``tests/test_nnx.py``
+checks it takes the same steps as the functional path).
 """
 
 from __future__ import annotations
