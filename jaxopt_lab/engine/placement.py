@@ -8,6 +8,7 @@ every evaluation cost more than the forward pass. They are split by rows over a 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,17 +22,26 @@ from jaxopt_lab.engine.distributed import Placement
 Splits = dict[str, tuple[jax.Array, jax.Array]]  # "train" / "val" / "test": (images, labels)
 
 
-def load_data(config: Config, data: MNIST | None) -> MNIST:
-    """``data``, or MNIST loaded as ``config.data`` says."""
+def load_data(config: Config, data: MNIST | None, *, warn: bool = True) -> MNIST:
+    """``data``, or MNIST loaded as ``config.data`` says; loaded files that are not the
+    published MNIST (your own IDX files) are allowed, with a warning on stderr when ``warn``."""
     if data is not None:
         return data
     from jaxopt_lab.data import load_mnist  # the data layer; imported only when needed
 
-    return load_mnist(
+    mnist = load_mnist(
         source=config.data.source,
         cache_dir=config.data.cache_dir,
         split_seed=config.data.split_seed,
     )
+    if warn and not mnist.verified:
+        digests = ", ".join(f"{name} {digest[:12]}…" for name, digest in mnist.sha256.items())
+        print(
+            f"warning: training on {mnist.source}, whose files are not the published MNIST "
+            f"(sha256 {digests}); summary.json records this",
+            file=sys.stderr,
+        )
+    return mnist
 
 
 def data_provenance(data: MNIST) -> dict[str, Any]:

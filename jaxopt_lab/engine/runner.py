@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import math
 import statistics
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -126,14 +125,7 @@ def train_many(
     with OutputLock(out_dir) if writer else contextlib.nullcontext():
         resolved = _resolved(configs)
         resuming = writer and _prepare_out_dir(out_dir, resolved, configs, resume, overwrite)
-        mnist = load_data(first, data)
-        if writer and data is None and not mnist.verified:
-            print(
-                f"warning: training on {mnist.source}, whose files are not the published MNIST "
-                f"(sha256 {', '.join(f'{k} {v[:12]}…' for k, v in mnist.sha256.items())}); "
-                "summary.json records this",
-                file=sys.stderr,
-            )
+        mnist = load_data(first, data, warn=writer)
         splits = device_splits(first, mnist, place)
         compile_start = time.perf_counter()
         run_set = compile_run_set(configs, splits, place, unroll=unroll, cache=PROGRAMS)

@@ -155,3 +155,22 @@ def test_a_saved_config_that_is_not_yaml_is_named(one_epoch, tiny_mnist):
     (one_epoch / "config.yaml").write_text("model: [unclosed\n")
     with pytest.raises(DamagedOutputError, match=r"config\.yaml is not valid YAML"):
         train(tiny_config(), one_epoch, resume=True, quiet=True, data=tiny_mnist)
+
+
+def test_idx_files_that_are_not_the_published_mnist_train_with_a_warning(tmp_path, capsys):
+    from jaxopt_lab.engine.placement import data_provenance, load_data
+    from tests.data.conftest import make_arrays, write_idx_dir
+
+    folder = write_idx_dir(tmp_path / "idx", make_arrays(), gz=False)
+    config = tiny_config(data={"source": f"idx:{folder}", "cache_dir": str(tmp_path / "c")})
+    mnist = load_data(config, None)
+    err = capsys.readouterr().err
+    assert f"warning: training on idx:{folder}" in err and "not the published MNIST" in err
+    recorded = data_provenance(mnist)
+    assert recorded["verified"] is False and recorded["source"].startswith(f"idx:{folder}")
+    assert set(recorded["sha256"]) == {
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    }
