@@ -10,9 +10,36 @@ import optax
 import pytest
 
 import jaxopt_lab as jol
+from jaxopt_lab import testing
+from tests.reference import REFERENCES
 
 NAMES = list(jol.OPTIMIZERS)
 LR = 0.01
+
+# Hyperparameters for the conformance kit: non-default where the rule has any, so that a wrong
+# default cannot hide behind the reference rule, and learning rates at which the parabola and
+# Rosenbrock converge on the kit's grid (η × 1, 10, 0.1, 100, 0.01).
+CONFORMANCE = {
+    "sgd": {"learning_rate": 0.01},
+    "momentum": {"learning_rate": 0.01, "momentum": 0.8},
+    "nesterov": {"learning_rate": 0.01, "momentum": 0.85},
+    "adagrad": {"learning_rate": 0.3, "eps": 1e-6, "initial_accumulator_value": 0.1},
+    "adam": {"learning_rate": 0.01, "b1": 0.8, "b2": 0.99, "eps": 1e-7},
+    "rmsprop": {"learning_rate": 0.003, "decay": 0.95, "eps": 1e-6},
+    "adadelta": {"learning_rate": 0.1, "rho": 0.85, "eps": 1e-5},
+    "nadam": {"learning_rate": 0.01, "b1": 0.85, "b2": 0.99, "eps": 1e-7},
+    "adamw": {"learning_rate": 0.01, "b1": 0.8, "b2": 0.99, "eps": 1e-7, "weight_decay": 1e-3},
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_passes_the_conformance_kit_against_its_numpy_rule(name):
+    """Every property of jaxopt_lab.testing, the reference being the slides' rule in NumPy."""
+    report = testing.check_optimizer(
+        name, hyperparameters=CONFORMANCE[name], reference=REFERENCES[name]
+    )
+    report.assert_ok()
+    assert not report.skipped, str(report)
 
 
 def _params(dtype=jnp.float32):
