@@ -175,8 +175,15 @@ def describe(leaf: Any, weak_types: bool = True) -> str:
     return f"{aval.str_short()}{' (weak)' if weak else ''}"
 
 
+UNFINISHED_FIX = (
+    "The optimizer is not written yet: fill in the code that raises NotImplementedError (in a "
+    "workshop notebook, the blank of the exercise above), then run this check again."
+)
+
+
 def explain(error: Exception) -> tuple[str, str | None]:
-    """``error`` on one line, and the fix when the cause is known (a traced hyperparameter)."""
+    """``error`` on one line, and the fix when the cause is known (a traced hyperparameter, an
+    unwritten optimizer)."""
     first_line = next((line for line in str(error).splitlines() if line.strip()), "")
     if len(first_line) > 240:
         first_line = first_line[:237] + "..."
@@ -187,7 +194,11 @@ def explain(error: Exception) -> tuple[str, str | None]:
         jax.errors.TracerIntegerConversionError,
         jax.errors.TracerArrayConversionError,
     )
-    return text, CONTROL_FLOW_FIX if isinstance(error, tracer_errors) else None
+    if isinstance(error, tracer_errors):
+        return text, CONTROL_FLOW_FIX
+    if isinstance(error, NotImplementedError):
+        return text, UNFINISHED_FIX
+    return text, None
 
 
 def is_number(value: Any) -> bool:

@@ -254,3 +254,15 @@ def test_unknown_hyperparameters_are_an_error_naming_what_is_accepted():
         testing.check_optimizer("adam", {"lr": 0.1})
     with pytest.raises(ValueError, match="unknown property jt; the properties are jit"):
         testing.check_optimizer("adam", only=["jt"])
+
+
+def test_an_unwritten_update_says_to_fill_it_in():
+    def unfinished(learning_rate=0.1):
+        def update_fn(updates, state, params=None):
+            raise NotImplementedError("write the update")
+
+        return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+
+    report = testing.check_optimizer(unfinished, only=("jit", "reference"), reference="sgd")
+    assert set(report.failed) == {"jit", "reference"}
+    assert str(report).count("fill in the code that raises NotImplementedError") == 2
