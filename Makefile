@@ -1,19 +1,29 @@
 # Two commands do everything on a fresh machine with Python >= 3.11 and pip:
 #   make run    set up .venv, then run the main job (the seed comparison)
 #   make test   set up .venv, then lint and run the test suite
+# and one opens the workshop's exercises (see notebooks/README.md):
+#   make notebooks  set up .venv with JupyterLab (the [notebooks] extra), then start
+#                   `jupyter lab notebooks/`
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+NOTEBOOKS_STAMP := $(VENV)/.notebooks-stamp
 RUN_OUT ?= runs/seed_table
 
-.PHONY: setup run test lint format clean
+.PHONY: setup run test lint format notebooks clean
 
-$(STAMP): pyproject.toml
+$(PY):
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is required (set PYTHON=...)")'
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
+
+$(NOTEBOOKS_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[notebooks]'
+	touch $(NOTEBOOKS_STAMP)
 
 setup: $(STAMP)
 
@@ -32,6 +42,9 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+notebooks: $(NOTEBOOKS_STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,524 @@
+r"""Write the workshop notebooks from one list of cells, or check the committed ones are current.
+
+    python notebooks/build.py          # write 01_write_your_optimizers{,_solutions}.ipynb
+    python notebooks/build.py --check  # exit 1 if a committed notebook differs from its source
+
+Both notebooks come from ``CELLS`` below, so that the exercises and their solutions cannot drift
+apart. An exercise cell holds both versions of each blank, nbgrader style:
+
+    ### BEGIN SOLUTION
+    (the solution's lines)
+    ### BLANK
+    (the exercise's lines, ending in a raise NotImplementedError that names what to write)
+    ### END SOLUTION
+
+The solutions notebook keeps the first part, the exercises the second; the marker lines go.
+Notebooks are written without outputs or execution counts and with fixed cell ids, so that a
+rebuild of unchanged cells is byte for byte the same file. Edit this file, not the notebooks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+STEM = "01_write_your_optimizers"
+EXERCISES = f"{STEM}.ipynb"
+SOLUTIONS = f"{STEM}_solutions.ipynb"
+
+BEGIN, BLANK, END = "### BEGIN SOLUTION", "### BLANK", "### END SOLUTION"
+CHECK_TAG, EXERCISE_TAG = "check", "exercise"
+METADATA = {
+    "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+    "language_info": {"name": "python"},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """A notebook cell: ``kind`` "markdown" or "code"; ``tags`` mark exercises and checks."""
+
+    kind: str
+    source: str
+    tags: tuple[str, ...] = ()
+
+
+def markdown(source: str) -> Cell:
+    return Cell("markdown", source.strip("\n"))
+
+
+def code(source: str) -> Cell:
+    return Cell("code", source.strip("\n"))
+
+
+def exercise(source: str) -> Cell:
+    """A code cell with BEGIN SOLUTION / BLANK / END SOLUTION blocks."""
+    return Cell("code", source.strip("\n"), (EXERCISE_TAG,))
+
+
+def check(source: str) -> Cell:
+    """A code cell that runs the conformance kit on an exercise and ends in assert_ok()."""
+    return Cell("code", source.strip("\n"), (CHECK_TAG,))
+
+
+def fill(source: str, solutions: bool) -> str:
+    """``source`` with each BEGIN/BLANK/END block reduced to its solution or its blank."""
+    lines, part = [], None  # part: None outside a block, else "solution" or "blank"
+    for number, line in enumerate(source.splitlines(), 1):
+        marker = line.strip()
+        expected = {BEGIN: None, BLANK: "solution", END: "blank"}.get(marker, part)
+        if expected != part:
+            raise ValueError(f"line {number}: {marker!r} out of order in\n{source}")
+        if marker in (BEGIN, BLANK, END):
+            part = {BEGIN: "solution", BLANK: "blank", END: None}[marker]
+        elif part is None or (part == "solution") == solutions:
+            lines.append(line)
+    if part is not None:
+        raise ValueError(f"a block is not closed with {END!r} in\n{source}")
+    return "\n".join(lines)
+
+
+def notebook(cells: list[Cell], solutions: bool) -> nbformat.NotebookNode:
+    """The exercises (``solutions=False``) or the solutions notebook, without outputs."""
+    nb = nbformat.v4.new_notebook(metadata=METADATA)
+    for index, cell in enumerate(cells):
+        new = nbformat.v4.new_code_cell if cell.kind == "code" else nbformat.v4.new_markdown_cell
+        metadata = {"tags": list(cell.tags)} if cell.tags else {}
+        nb.cells.append(
+            new(fill(cell.source, solutions), id=f"cell-{index:02d}", metadata=metadata)
+        )
+    nbformat.validate(nb)
+    return nb
+
+
+def texts(cells: list[Cell] | None = None) -> dict[str, str]:
+    """File name ↦ the text to write, for both notebooks."""
+    cells = CELLS if cells is None else cells
+    return {
+        name: nbformat.writes(notebook(cells, solutions)) + "\n"
+        for name, solutions in ((EXERCISES, False), (SOLUTIONS, True))
+    }
+
+
+def stale(directory: Path = HERE) -> list[str]:
+    """The notebooks in ``directory`` that are missing or differ from what ``texts`` writes."""
+    return [
+        name
+        for name, text in texts().items()
+        if not (directory / name).is_file()
+        or (directory / name).read_text(encoding="utf-8") != text
+    ]
+
+
+def main(argv: list[str] | None = None, directory: Path = HERE) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 if stale")
+    args = parser.parse_args(argv)
+    if args.check:
+        outdated = stale(directory)
+        for name in outdated:
+            print(
+                f"{directory / name}: differs from notebooks/build.py (outputs, or an edit made "
+                "in Jupyter); run python notebooks/build.py",
+                file=sys.stderr,
+            )
+        if not outdated:
+            print(f"{EXERCISES} and {SOLUTIONS} match notebooks/build.py")
+        return 1 if outdated else 0
+    for name, text in texts().items():
+        (directory / name).write_text(text, encoding="utf-8")
+        print(f"wrote {directory / name}")
+    return 0
+
+
+# The notebook. Markdown cells use the slides' symbols; code cells follow the library's style
+# (full words in the API, the symbols in docstrings).
+CELLS = [
+    markdown(r"""
+# Write your own optimizers
+
+**jaxopt_lab** rebuilds the workshop *Practical Insights into Deep Learning Optimization*
+(CO@Work 2024) in JAX: the five optimizers of its slides (SGD, Momentum, Nesterov, AdaGrad
+and Adam) as [optax](https://optax.readthedocs.io) gradient transformations, a compiled MNIST
+training engine, and studies that compare the optimizers with statistics.
+
+In this notebook you write the five yourself, one exercise each, as the slides state them.
+Each exercise has a cell to fill in (it raises `NotImplementedError` until you do) and a
+**check cell** that runs jaxopt_lab's conformance kit on your optimizer and compares it step
+by step with the library's own. A `PASS` line means a property holds; a `FAIL` line says what
+went wrong and how to fix it, and the cell ends in an `AssertionError` until every line passes.
+
+**To run it**, from the repository root: `make notebooks` sets up `.venv` with JupyterLab and
+opens this folder. Run the cells from the top (Shift-Enter). Stuck? The notebook
+`01_write_your_optimizers_solutions.ipynb` is this one with the blanks filled in.
+"""),
+    code(r"""
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxopt_lab import testing
+
+# The properties each check cell runs: 7 of the kit's 13, to keep the checks quick (see the end).
+PROPERTIES = [
+    "jit",
+    "no_recompilation",
+    "update_dtype",
+    "state_dtypes",
+    "pytrees",
+    "parabola",
+    "reference",
+]
+"""),
+    markdown(r"""
+## An optimizer in optax
+
+An optimizer is a pair of pure functions, built by a *factory* that closes over the
+hyperparameters and returns `optax.GradientTransformation(init_fn, update_fn)`:
+
+- `init_fn(params) -> state` creates what the optimizer remembers between steps (a velocity,
+  moment estimates, a step count), usually a `NamedTuple` of arrays shaped like the parameters;
+- `update_fn(updates, state, params=None) -> (updates, state)` receives the gradients
+  $\nabla_\theta L(\theta_t)$ as `updates` and returns the *change* to add to the parameters,
+  with the new state. A descent step therefore returns $-\eta \cdot \text{direction}$;
+  `optax.apply_updates` adds it.
+
+Parameters, gradients and state are *pytrees* (nested dicts, lists, tuples of arrays), so work
+leaf by leaf with `jax.tree.map(f, tree, *more_trees)`. Keep everything that changes in the
+state: `update_fn` runs under `jax.jit`, where Python-side counters do not survive. One step of
+optax's own SGD on a small parameter dict:
+"""),
+    code(r"""
+params = {"w": jnp.array([1.0, -2.0]), "b": jnp.array(0.5)}
+grads = jax.tree.map(lambda p: 2 * p, params)  # the gradient of L(θ) = ‖θ‖²
+
+tx = optax.sgd(learning_rate=0.1)
+state = tx.init(params)
+updates, state = tx.update(grads, state, params)
+optax.apply_updates(params, updates)  # θ − 0.1 · 2θ = 0.8 θ
+"""),
+    markdown(r"""
+## How the checks work
+
+`testing.check_optimizer(factory, hyperparameters=..., reference=...)` builds your optimizer
+with the hyperparameters and checks one property per line (`PROPERTIES` above):
+
+| property | checks |
+|---|---|
+| `jit` | the same results with and without `jax.jit` |
+| `no_recompilation` | a jitted update is traced once over three steps (the state keeps its types) |
+| `update_dtype` | the updates keep the gradients' dtype (bfloat16, float32) |
+| `state_dtypes` | the state keeps its structure, shapes and dtypes, float16 to float64 |
+| `pytrees` | nested containers, empty ones, a Flax-like parameter dict |
+| `parabola` | it converges on ½‖θ − c‖² |
+| `reference` | 50 float64 steps equal those of jaxopt_lab's optimizer (rtol 1e-7) |
+
+The `reference` is the jaxopt_lab optimizer the check names (`reference="sgd"`), built with the
+same hyperparameters and run from the same start on a smooth problem; a failure names the first
+step and entry where yours departs. The checks pass hyperparameters away from the slides' defaults,
+so that one your update forgets, or an ε in the wrong place, shows up there.
+"""),
+    markdown(r"""
+## 1. Stochastic gradient descent
+
+The slides' (mini-batch) gradient descent:
+
+$$\theta_{t+1} = \theta_t - \eta \nabla_\theta L(\theta_t)$$
+
+SGD remembers nothing between steps, so its state is optax's `EmptyState()` (given).
+**Write** `update_fn`: return $-\eta g$ for every leaf $g$ of the gradients, and the state.
+"""),
+    exercise(r'''
+def my_sgd(learning_rate: float) -> optax.GradientTransformation:
+    """Stochastic gradient descent: θ ← θ − η ∇L(θ)."""
+
+    def init_fn(params):
+        return optax.EmptyState()
+
+    def update_fn(updates, state, params=None):
+        ### BEGIN SOLUTION
+        return jax.tree.map(lambda g: -learning_rate * g, updates), state
+        ### BLANK
+        # updates: the gradients, a pytree shaped like params. Return (−η·g per leaf, state).
+        raise NotImplementedError("write the SGD update")
+        ### END SOLUTION
+
+    return optax.GradientTransformation(init_fn, update_fn)
+'''),
+    check(r"""
+report = testing.check_optimizer(
+    my_sgd, hyperparameters={"learning_rate": 0.01}, reference="sgd", only=PROPERTIES
+)
+print(report)
+report.assert_ok()
+"""),
+    markdown(r"""
+## 2. Momentum
+
+The slides' update keeps a velocity $v$ with the learning rate *inside* it:
+
+$$v_{t+1} = \gamma v_t + \eta \nabla_\theta L(\theta_t), \qquad \theta_{t+1} = \theta_t - v_{t+1}$$
+
+with $\gamma = 0.9$ by default and $v_0 = 0$. (optax and PyTorch keep $\eta$ outside,
+$u \leftarrow \gamma u + g$, $\theta \leftarrow \theta - \eta u$: the same steps for a constant
+$\eta$, not under a schedule.) **Write** `init_fn` (a zero velocity per parameter:
+`jax.tree.map(jnp.zeros_like, params)`) and `update_fn` (the new velocity; the step is $-v$).
+"""),
+    exercise(r'''
+class VelocityState(NamedTuple):
+    """The velocity v, one array per parameter (it already holds η)."""
+
+    velocity: optax.Updates
+
+
+def my_momentum(learning_rate: float, momentum: float = 0.9) -> optax.GradientTransformation:
+    """Momentum as the slides write it: v ← γ v + η ∇L(θ); θ ← θ − v."""
+
+    def init_fn(params):
+        ### BEGIN SOLUTION
+        return VelocityState(velocity=jax.tree.map(jnp.zeros_like, params))
+        ### BLANK
+        raise NotImplementedError("write init_fn: the velocity v₀ = 0")
+        ### END SOLUTION
+
+    def update_fn(updates, state, params=None):
+        ### BEGIN SOLUTION
+        velocity = jax.tree.map(
+            lambda v, g: momentum * v + learning_rate * g, state.velocity, updates
+        )
+        return jax.tree.map(jnp.negative, velocity), VelocityState(velocity)
+        ### BLANK
+        # jax.tree.map(f, state.velocity, updates) calls f(v, g) leaf by leaf.
+        raise NotImplementedError("write the momentum update")
+        ### END SOLUTION
+
+    return optax.GradientTransformation(init_fn, update_fn)
+'''),
+    check(r"""
+report = testing.check_optimizer(
+    my_momentum,
+    hyperparameters={"learning_rate": 0.01, "momentum": 0.8},
+    reference="momentum",
+    only=PROPERTIES,
+)
+print(report)
+report.assert_ok()
+"""),
+    markdown(r"""
+## 3. Nesterov accelerated gradient
+
+The slides' "look-ahead" rule takes the gradient where momentum is about to carry $\theta$:
+
+$$v_{t+1} = \gamma v_t + \eta \nabla_\theta L(\theta_t - \gamma v_t), \qquad
+\theta_{t+1} = \theta_t - v_{t+1}$$
+
+An optax `update_fn` only ever sees the gradient at the current parameters, never at
+$\theta - \gamma v$. So let the parameters *be* the look-ahead point $\varphi = \theta - \gamma v$
+(as jaxopt_lab's `nesterov` does; its docstring in `jaxopt_lab/optimizers/nesterov.py` has the
+details). Since $v_{t+1} - \gamma v_t = \eta \nabla L(\varphi_t)$,
+
+$$\varphi_{t+1} = \theta_{t+1} - \gamma v_{t+1} = \varphi_t + \gamma v_t - (1 + \gamma) v_{t+1}
+= \varphi_t - \big(\gamma v_{t+1} + \eta \nabla L(\varphi_t)\big).$$
+
+So with $g = \nabla L(\varphi_t)$, the gradient your `update_fn` receives:
+
+$$v_{t+1} = \gamma v_t + \eta g, \qquad \varphi_{t+1} = \varphi_t - (\gamma v_{t+1} + \eta g)$$
+
+Both start from $v_0 = 0$, so $\varphi_0 = \theta_0$, and the slides' $\theta$ is
+$\varphi + \gamma v$ at every step. **Write** `init_fn` and `update_fn` for $\varphi$; the
+state is the `VelocityState` of exercise 2. The check follows `reference="nesterov"`, the
+library's optimizer, which steps $\varphi$ this way; the library's own tests compare it with
+the slides' literal look-ahead rule on $\theta$ (`reference_nesterov` in `tests/reference.py`
+runs it and returns $\theta - \gamma v$). Plain momentum already fails at step 1.
+"""),
+    exercise(r'''
+def my_nesterov(learning_rate: float, momentum: float = 0.9) -> optax.GradientTransformation:
+    """Nesterov momentum in the look-ahead point φ = θ − γ v: v ← γ v + η g; φ ← φ − (γ v + η g)."""
+
+    def init_fn(params):
+        ### BEGIN SOLUTION
+        return VelocityState(velocity=jax.tree.map(jnp.zeros_like, params))
+        ### BLANK
+        raise NotImplementedError("write init_fn: the velocity v₀ = 0")
+        ### END SOLUTION
+
+    def update_fn(updates, state, params=None):
+        ### BEGIN SOLUTION
+        velocity = jax.tree.map(
+            lambda v, g: momentum * v + learning_rate * g, state.velocity, updates
+        )
+        steps = jax.tree.map(lambda v, g: -(momentum * v + learning_rate * g), velocity, updates)
+        return steps, VelocityState(velocity)
+        ### BLANK
+        # updates: g = ∇L(φ), the gradient at the parameters φ.
+        raise NotImplementedError("write the Nesterov update of φ")
+        ### END SOLUTION
+
+    return optax.GradientTransformation(init_fn, update_fn)
+'''),
+    check(r"""
+report = testing.check_optimizer(
+    my_nesterov,
+    hyperparameters={"learning_rate": 0.01, "momentum": 0.8},
+    reference="nesterov",
+    only=PROPERTIES,
+)
+print(report)
+report.assert_ok()
+"""),
+    markdown(r"""
+## 4. AdaGrad
+
+AdaGrad gives each parameter its own step size, smaller where gradients have been large. It
+sums the squared gradients, entry by entry (the diagonal $G_{t,ii}$ of the slides):
+
+$$G_{t+1} = G_t + \big(\nabla_\theta L(\theta_t)\big)^2, \qquad
+\theta_{t+1} = \theta_t - \frac{\eta}{\sqrt{G_{t+1}} + \epsilon} \cdot \nabla_\theta L(\theta_t)$$
+
+with $G_0 = 0$ and $\epsilon = 10^{-8}$ by default, *outside* the square root. **Write**
+`init_fn` and `update_fn`. The check uses $\epsilon = 0.01$, large enough that putting it
+inside the root ($\sqrt{G + \epsilon}$, optax's convention) fails the reference.
+"""),
+    exercise(r'''
+class AdaGradState(NamedTuple):
+    """G, the sum of the squared gradients so far, one array per parameter."""
+
+    sum_of_squares: optax.Updates
+
+
+def my_adagrad(learning_rate: float, eps: float = 1e-8) -> optax.GradientTransformation:
+    """AdaGrad: G ← G + g²; θ ← θ − η g / (√G + ε)."""
+
+    def init_fn(params):
+        ### BEGIN SOLUTION
+        return AdaGradState(sum_of_squares=jax.tree.map(jnp.zeros_like, params))
+        ### BLANK
+        raise NotImplementedError("write init_fn: G₀ = 0")
+        ### END SOLUTION
+
+    def update_fn(updates, state, params=None):
+        ### BEGIN SOLUTION
+        total = jax.tree.map(lambda s, g: s + g**2, state.sum_of_squares, updates)
+        steps = jax.tree.map(lambda s, g: -learning_rate * g / (jnp.sqrt(s) + eps), total, updates)
+        return steps, AdaGradState(total)
+        ### BLANK
+        raise NotImplementedError("write the AdaGrad update")
+        ### END SOLUTION
+
+    return optax.GradientTransformation(init_fn, update_fn)
+'''),
+    check(r"""
+report = testing.check_optimizer(
+    my_adagrad,
+    hyperparameters={"learning_rate": 0.1, "eps": 0.01},
+    reference="adagrad",
+    only=PROPERTIES,
+)
+print(report)
+report.assert_ok()
+"""),
+    markdown(r"""
+## 5. Adam
+
+Adam keeps exponential moving averages of the gradients ($m$, like momentum) and of their
+squares ($v$, like AdaGrad), and corrects both for starting at zero:
+
+$$\begin{aligned}
+m_{t+1} &= \beta_1 m_t + (1 - \beta_1) \nabla_\theta L(\theta_t) \\
+v_{t+1} &= \beta_2 v_t + (1 - \beta_2) \big(\nabla_\theta L(\theta_t)\big)^2 \\
+\hat m_{t+1} &= \frac{m_{t+1}}{1 - \beta_1^{t+1}}, \qquad
+\hat v_{t+1} = \frac{v_{t+1}}{1 - \beta_2^{t+1}} \\
+\theta_{t+1} &= \theta_t - \frac{\eta}{\sqrt{\hat v_{t+1}} + \epsilon} \odot \hat m_{t+1}
+\end{aligned}$$
+
+with $\eta = 10^{-3}$, $\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon = 10^{-8}$ by default and
+$m_0 = v_0 = 0$. The bias corrections need the step number, so the state holds a step count
+$t$ (an int32 scalar, `jnp.zeros([], jnp.int32)`), increased by one in each update before the
+corrections use it. **Write** `init_fn` and `update_fn`. Mind the dtypes: `update_dtype`
+checks that bfloat16 gradients get bfloat16 updates.
+"""),
+    exercise(r'''
+class AdamState(NamedTuple):
+    """The step count t and the moment estimates m and v, one array per parameter each."""
+
+    count: jax.Array
+    mu: optax.Updates
+    nu: optax.Updates
+
+
+def my_adam(
+    learning_rate: float = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+) -> optax.GradientTransformation:
+    """Adam: θ ← θ − η m̂ / (√v̂ + ε), with bias-corrected moment estimates m̂ and v̂."""
+
+    def init_fn(params):
+        ### BEGIN SOLUTION
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        return AdamState(count=jnp.zeros([], jnp.int32), mu=zeros, nu=zeros)
+        ### BLANK
+        raise NotImplementedError("write init_fn: t = 0, m₀ = 0, v₀ = 0")
+        ### END SOLUTION
+
+    def update_fn(updates, state, params=None):
+        ### BEGIN SOLUTION
+        count = state.count + 1
+        mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, updates)
+        nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g**2, state.nu, updates)
+        # β**t of the int32 count is a float32 scalar, which would turn bfloat16 leaves into
+        # float32 ones: cast each step back to its gradient's dtype.
+        correction1, correction2 = 1 - b1**count, 1 - b2**count
+
+        def step(m, v, g):
+            m_hat, v_hat = m / correction1, v / correction2
+            return (-learning_rate * m_hat / (jnp.sqrt(v_hat) + eps)).astype(g.dtype)
+
+        return jax.tree.map(step, mu, nu, updates), AdamState(count, mu, nu)
+        ### BLANK
+        raise NotImplementedError("write the Adam update")
+        ### END SOLUTION
+
+    return optax.GradientTransformation(init_fn, update_fn)
+'''),
+    check(r"""
+report = testing.check_optimizer(
+    my_adam,
+    hyperparameters={"learning_rate": 0.01, "b1": 0.8, "b2": 0.99, "eps": 1e-3},
+    reference="adam",
+    only=PROPERTIES,
+)
+print(report)
+report.assert_ok()
+"""),
+    markdown(r"""
+## Where next
+
+**All 13 properties.** The checks above ran 7 of the kit's properties. Leave out
+`only=PROPERTIES` to add Rosenbrock and the composition ones (clipping in `optax.chain`,
+`optax.inject_hyperparams`, `jax.vmap` over learning rates, `optax.MultiSteps`, extra
+arguments). From a terminal, put your factory in a module, say `my_optimizers.py` at the
+repository root, and run
+
+```
+python scripts/check_optimizer.py my_optimizers:my_adam --reference adam --set learning_rate=1e-2
+```
+
+for the same table, with exit status 1 when a property fails; `docs/optimizers.md` ("Checking
+an optimizer") describes every property.
+
+**Compare the optimizers.** `make run` trains jaxopt_lab's versions of these five on MNIST as
+the workshop did (its MLP, batch 32, 15 epochs, its learning rates), five seeds each, and writes
+`runs/seed_table/report.md`: which optimizer does best, and is the difference larger than the
+seed-to-seed noise?
+"""),
+]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""The workshop notebooks: the solutions pass every check, the exercises fail every check until
+their blanks are filled in, and the committed files are what ``notebooks/build.py`` writes.
+
+Each notebook is executed once per module (nbclient, a ``python3`` kernel from this environment's
+ipykernel, working directory ``notebooks/`` as under ``make notebooks``). What runs is the
+notebook as build.py renders it, so a learner's edits to the committed files change nothing
+here; the last tests compare those files with build.py.
+"""
+
+import re
+import runpy
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+build = runpy.run_path(str(NOTEBOOKS / "build.py"))
+EXERCISES, SOLUTIONS = build["EXERCISES"], build["SOLUTIONS"]
+CHECKED = ["my_sgd", "my_momentum", "my_nesterov", "my_adagrad", "my_adam"]
+
+
+def _execute(solutions: bool) -> nbformat.NotebookNode:
+    nb = build["notebook"](build["CELLS"], solutions)
+    client = NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    client.execute()
+    return nb
+
+
+@pytest.fixture(scope="module")
+def solutions():
+    return _execute(solutions=True)
+
+
+@pytest.fixture(scope="module")
+def exercises():
+    return _execute(solutions=False)
+
+
+def _checks(nb):
+    return [cell for cell in nb.cells if build["CHECK_TAG"] in cell.metadata.get("tags", [])]
+
+
+def _checked(cell):
+    """The optimizer a check cell passes to check_optimizer."""
+    return re.search(r"check_optimizer\(\s*(\w+)", cell.source).group(1)
+
+
+def _errors(cell):
+    return [out for out in cell.get("outputs", []) if out.output_type == "error"]
+
+
+def _printed(cell):
+    return "".join(out.text for out in cell.outputs if out.get("name") == "stdout")
+
+
+@pytest.mark.slow
+def test_the_solutions_run_without_an_error(solutions):
+    errors = {cell.id: f"{e.ename}: {e.evalue}" for cell in solutions.cells for e in _errors(cell)}
+    assert not errors, errors
+
+
+@pytest.mark.slow
+def test_every_check_passes_with_the_solutions(solutions):
+    checks = _checks(solutions)
+    assert [_checked(cell) for cell in checks] == CHECKED
+    for cell in checks:
+        report = _printed(cell)
+        assert re.search(r": \d+ passed, 0 failed, 0 skipped\n", report), report
+        assert "PASS  reference" in report, report
+
+
+@pytest.mark.slow
+def test_every_check_fails_until_the_blanks_are_filled_in(exercises):
+    checks = _checks(exercises)
+    assert [_checked(cell) for cell in checks] == CHECKED
+    for cell in checks:
+        failure = [e.ename for e in _errors(cell)]
+        assert failure == ["AssertionError"], f"{_checked(cell)}: the blank check gave {failure}"
+        report = _printed(cell)
+        assert re.search(r": 0 passed, \d+ failed", report), report
+        assert "raised NotImplementedError: write " in report, report
+    scaffolding = [cell for cell in exercises.cells if cell not in checks]
+    assert not [e for cell in scaffolding for e in _errors(cell)]
+
+
+def test_the_notebooks_differ_only_in_the_exercise_cells():
+    exercise, solution = (build["notebook"](build["CELLS"], s) for s in (False, True))
+    pairs = [(a, b) for a, b in zip(exercise.cells, solution.cells, strict=True) if a != b]
+    assert [a.metadata.get("tags") for a, _ in pairs] == [[build["EXERCISE_TAG"]]] * len(CHECKED)
+    for blank, filled in pairs:
+        assert "NotImplementedError" in blank.source and "NotImplementedError" not in filled.source
+        assert "###" not in blank.source + filled.source
+
+
+def test_a_block_without_its_end_marker_is_refused():
+    with pytest.raises(ValueError, match="not closed"):
+        build["fill"]("### BEGIN SOLUTION\nx = 1\n### BLANK\nx = ...", True)
+    with pytest.raises(ValueError, match="out of order"):
+        build["fill"]("### BLANK\nx = ...\n### END SOLUTION", True)
+
+
+@pytest.mark.parametrize("name", [EXERCISES, SOLUTIONS])
+def test_the_committed_notebooks_have_no_outputs(name):
+    code = [c for c in nbformat.read(NOTEBOOKS / name, as_version=4).cells if c.cell_type == "code"]
+    assert code and all(c.outputs == [] and c.execution_count is None for c in code)
+
+
+def test_the_committed_notebooks_are_what_build_writes(capsys):
+    assert build["main"](["--check"]) == 0, capsys.readouterr().err
+
+
+def test_check_names_a_notebook_saved_from_jupyter(tmp_path, capsys):
+    assert build["main"]([], directory=tmp_path) == 0
+    saved = tmp_path / SOLUTIONS
+    nb = nbformat.read(saved, as_version=4)
+    nb.cells[1].execution_count = 1
+    nbformat.write(nb, saved)
+    assert build["main"](["--check"], directory=tmp_path) == 1
+    err = capsys.readouterr().err
+    assert str(saved) in err and EXERCISES not in err
