@@ -6,7 +6,7 @@
 Every cited study must be stored as `python scripts/compare.py --config
 configs/studies/NAME.yaml --out runs/NAME` leaves it, finished and produced by the present code;
 otherwise the script ends in an `error:` line naming the study and the command that regenerates
-it (see jaxopt_lab/studies/findings.py).
+it (see jaxopt_lab/findings.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from jaxopt_lab._cli import add_debug_argument, run_main
-from jaxopt_lab.studies.findings import CITED, render, replace_block
+from jaxopt_lab.findings import CITED, render, replace_block
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,8 +54,7 @@ def test_report_of_a_directory_that_is_no_study_says_so(tmp_path, capsys):
 
 
 def test_findings_check_says_whether_the_readme_is_current(tmp_path, capsys, monkeypatch):
-    from jaxopt_lab import provenance
-    from jaxopt_lab.studies import findings
+    from jaxopt_lab import findings, provenance
     from jaxopt_lab.studies.store import Store
     from tests.studies.fake_runs import fake_study
 

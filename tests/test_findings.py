@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from jaxopt_lab import provenance
-from jaxopt_lab.studies import findings
+from jaxopt_lab import findings, provenance
 from jaxopt_lab.studies.store import Store
 from tests.studies.fake_runs import fake_study
 
