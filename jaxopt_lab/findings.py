@@ -201,7 +201,7 @@ def tuning(study: Study) -> str:
     """The tuned rates, and default vs tuned on fresh seeds."""
     best = study.tables["sweep_table"]["best"]
     rates = ", ".join(
-        f"{row} {b['learning_rate']:g}" for row, b in best.items() if b["learning_rate"]
+        f"{row} {b['learning_rate']:.3g}" for row, b in best.items() if b["learning_rate"]
     )
     final = study.tables["final_table"]
     sweep_runs = sum(a["n_runs"] for a in study.tables["sweep_table"]["arms"])
