@@ -242,6 +242,8 @@ def _check_values(config: Config, where: Where) -> None:
             f"the device), got {', '.join(map(str, outside))}",
         )
     one_of(where, "train.last_batch", t.last_batch, LAST_BATCH)
+    if d.split_seed < 0:
+        raise where.error("data.split_seed", f"must be ≥ 0 (it seeds PCG64), got {d.split_seed}")
     if d.train_size is not None and d.train_size < 1:
         raise where.error("data.train_size", f"must be ≥ 1 or null, got {d.train_size}")
     if t.devices is not None and t.devices < 1:

@@ -173,3 +173,9 @@ def test_seeds_outside_the_int32_range_are_refused_naming_the_range(tmp_path):
     path = _write(tmp_path, "optimizer: {name: adam, learning_rate: 1e-3}\ntrain: {seeds: [-1]}\n")
     with pytest.raises(ConfigError, match=r"^\S*c\.yaml: train\.seeds: .*0 … 2147483647.*-1$"):
         load_config(path)
+
+
+def test_a_negative_split_seed_is_refused_by_the_config(tmp_path):
+    path = _write(tmp_path, "optimizer: {name: adam, learning_rate: 1e-3}\n")
+    with pytest.raises(ConfigError, match=r"^--set data\.split_seed .*must be ≥ 0 .*got -1$"):
+        load_config(path, ["data.split_seed=-1"])
