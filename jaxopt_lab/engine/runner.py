@@ -80,8 +80,15 @@ def train(
 
     Raises:
       OutputExistsError: ``out_dir`` holds outputs and neither ``resume`` nor ``overwrite``.
-      ValueError: resuming with a config that differs from the saved one (other than
-        ``train.epochs`` and where it runs), or a checkpoint that does not fit it.
+      OutputLockedError: another process is writing ``out_dir``.
+      ResumeMismatchError: resuming with a config that differs from the saved one or from the
+        checkpoint's (other than ``train.epochs`` and where it runs), or metrics that lack
+        epochs the checkpoint has trained.
+      CheckpointDamagedError, CheckpointMismatchError: a checkpoint that fails its sha256, or
+        does not fit the config.
+      DamagedOutputError: a metrics or config file that cannot be read back.
+    All are ``ValueError``s but ``OutputLockedError`` (a ``RuntimeError``); nothing is written
+    to ``out_dir`` before the checks pass (see docs/engine.md, "Reliability").
     """
     return train_many(
         {config.optimizer.name: config},
