@@ -87,8 +87,8 @@ def train(
       CheckpointDamagedError, CheckpointMismatchError: a checkpoint that fails its sha256, or
         does not fit the config.
       DamagedOutputError: a metrics or config file that cannot be read back.
-    All are ``ValueError``s but ``OutputLockedError`` (a ``RuntimeError``); nothing is written
-    to ``out_dir`` before the checks pass (see docs/engine.md, "Reliability").
+    All are ``ValueError``s but ``OutputLockedError`` (a ``RuntimeError``); no config, metrics
+    or checkpoint is written before the checks pass (see docs/engine.md, "Reliability").
     """
     return train_many(
         {config.optimizer.name: config},
