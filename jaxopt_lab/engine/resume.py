@@ -1,7 +1,9 @@
 """Resuming an output directory: whether the config may continue it, and the saved state.
 
 A resume continues bitwise where the last checkpoint left off, so the config must describe the
-same runs as the saved ``config.yaml``. Two things may change: ``train.devices`` and the
+same runs as the saved ``config.yaml`` and as the config the checkpoint carries (so a lost or
+edited ``config.yaml`` is no way around the check), and ``metrics.jsonl`` must hold every epoch
+the checkpoint has trained. Two things may change: ``train.devices`` and the
 ``distributed`` section (where the runs are computed, which changes float rounding only), and
 ``train.epochs`` (to train further), unless a schedule is written in fractions of the run
 (``jaxopt_lab.schedules``): then the epochs fix the schedule of every step, including the steps

@@ -15,8 +15,9 @@ set's planned epochs are ``train.epochs`` of its ``config.yaml`` (the engine wri
 training); ``progress`` says how far each run set got (``jaxopt_lab.studies.completeness``).
 
 ``metrics.jsonl`` is written whole (``engine.outputs.atomic_write_text``), so a line that is not
-a JSON record, a torn last line included, is damage from outside: ``DamagedMetricsError``, never
-a skipped line (skipping a torn last line would turn a seed's earlier epoch into its "final").
+a JSON record, a torn last line included, is damage from outside:
+``engine.outputs.DamagedOutputError``, never a skipped line (skipping a torn last line would turn
+a seed's earlier epoch into its "final").
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ from jaxopt_lab.engine.outputs import (
     CONFIG,
     METRICS,
     SUMMARY,
-    DamagedOutputError,
     atomic_write_text,
     read_config,
     read_json,
@@ -61,11 +61,6 @@ FIGURES_DIR = "figures"
 
 class ReportError(ValueError):
     """The run directory lacks a file the report needs; the message says which and why."""
-
-
-# A line of a metrics.jsonl that is not a JSON record: the engine's reader names the file, the
-# line and the fix.
-DamagedMetricsError = DamagedOutputError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from jaxopt_lab.engine import outputs
+from jaxopt_lab.engine.outputs import DamagedOutputError
 from jaxopt_lab.studies.report import IncompleteStudyError, build_report
-from jaxopt_lab.studies.store import DamagedMetricsError, Store
+from jaxopt_lab.studies.store import Store
 from tests.studies.fake_runs import fake_row, fake_study
 
 report_main = runpy.run_path(str(Path(__file__).parents[2] / "scripts" / "report.py"))["main"]
@@ -99,7 +100,7 @@ def test_a_truncated_last_line_is_damage_naming_the_file_and_the_line(tmp_path):
     lines = metrics.read_text().splitlines()
     # seed 2's epoch-3 record cut short: skipping it would average seed 2's epoch 2 as final
     metrics.write_text("\n".join([*lines[:-1], lines[-1][:40]]))
-    with pytest.raises(DamagedMetricsError) as caught:
+    with pytest.raises(DamagedOutputError) as caught:
         build_report(tmp_path)
     message = str(caught.value)
     assert f"{metrics}:{len(lines)} is not JSON" in message
@@ -112,10 +113,10 @@ def test_malformed_json_in_the_middle_names_its_line(tmp_path):
     lines = metrics.read_text().splitlines()
     lines[3] = lines[3].replace('"epoch":', '"epoch"')
     metrics.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DamagedMetricsError, match=rf"{metrics}:4 is not JSON"):
+    with pytest.raises(DamagedOutputError, match=rf"{metrics}:4 is not JSON"):
         build_report(tmp_path)
     metrics.write_text("\n".join([*lines[:3], "[1, 2]", *lines[4:]]) + "\n")
-    with pytest.raises(DamagedMetricsError, match=rf"{metrics}:4 is not a JSON object"):
+    with pytest.raises(DamagedOutputError, match=rf"{metrics}:4 is not a JSON object"):
         build_report(tmp_path)
 
 
