@@ -2,7 +2,9 @@
 
 Every script's ``main`` runs its work through ``run_main``: a failure the user can act on ends
 in one ``error: …`` line on stderr and exit status 2, an interrupt in the script's own hint and
-status 130, never a Python traceback unless ``--debug`` asks for it.
+status 130, never a Python traceback unless ``--debug`` asks for it. It also puts the working
+directory on the module path, as ``python -m`` does, so that an optimizer reference
+``module:factory`` finds a module there.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
+
+from jaxopt_lab.optimizers.registry import add_module_folder
 
 
 def add_set_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
@@ -35,6 +40,7 @@ def add_debug_argument(parser: argparse.ArgumentParser) -> None:
 def run_main(work: Callable[[], int], *, debug: bool, interrupted: str | None = None) -> int:
     """``work()``'s exit status; an exception becomes an ``error:`` line and status 2, Ctrl-C
     the line ``interrupted; <interrupted>`` and status 130 (with ``debug``, both propagate)."""
+    add_module_folder(Path.cwd())
     try:
         return work()
     except KeyboardInterrupt:

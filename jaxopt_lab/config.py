@@ -43,7 +43,8 @@ from jaxopt_lab._typed_yaml import (
     to_dict,
 )
 from jaxopt_lab.model import ACTIVATION_FUNCTIONS, INIT_SCHEMES
-from jaxopt_lab.optimizers.registry import CLIPPING, OPTIMIZERS, check_hyperparameter_names
+from jaxopt_lab.optimizers import registry
+from jaxopt_lab.optimizers.registry import CLIPPING
 
 __all__ = [
     "ClippingConfig",
@@ -92,13 +93,22 @@ class ClippingConfig:
 
 @dataclasses.dataclass(frozen=True)
 class OptimizerConfig:
-    """One optimizer of ``jaxopt_lab.OPTIMIZERS``; a list of learning rates is a sweep."""
+    """One optimizer and its learning rate; a list of learning rates is a sweep.
+
+    ``name`` is an optimizer reference (``jaxopt_lab.optimizers.registry``): ``adam``,
+    ``optax.lion``, ``optax.contrib.muon``, ``package.module:factory`` or a registered name. A
+    factory given instead (from Python) is stored as its reference (``registry.reference_of``).
+    """
 
     name: str
     learning_rate: float | list[float]
     hparams: dict[str, Any] = dataclasses.field(default_factory=dict)
     schedule: ScheduleConfig | None = None
     clipping: ClippingConfig | None = None
+
+    def __post_init__(self) -> None:
+        if callable(self.name):
+            object.__setattr__(self, "name", registry.reference_of(self.name))
 
     @property
     def learning_rates(self) -> list[float]:
@@ -189,6 +199,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
         invalid values, and for a missing file or a directory.
     """
     raw = read_mapping(path)
+    registry.add_module_folder(Path(path).parent)  # `module:factory` next to the config
     overridden = apply_overrides(raw, overrides, str(path))
     return config_from_dict(raw, source=str(path), overridden=overridden)
 
@@ -198,14 +209,30 @@ def config_from_dict(
 ) -> Config:
     """Validate a plain dict (as read from YAML) into a ``Config``; errors name ``source``."""
     where = Where(source, frozenset(overridden or ()))
-    config = build(Config, data, where)
+    config = build(Config, _named_optimizer(data), where)
     _check_values(config, where)
     return config
+
+
+def _named_optimizer(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` with a factory object at ``optimizer.name`` replaced by its reference."""
+    optimizer = data.get("optimizer")
+    if isinstance(optimizer, Mapping) and callable(optimizer.get("name")):
+        named = {**optimizer, "name": registry.reference_of(optimizer["name"])}
+        return {**data, "optimizer": named}
+    return data
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:
     """The config as plain YAML-able data (``config_from_dict`` inverts it)."""
     return to_dict(config)
+
+
+def _plain_value(value: Any) -> bool:
+    """A hyperparameter a config can hold: a YAML scalar, or a list of them."""
+    if isinstance(value, list):
+        return all(_plain_value(v) and not isinstance(v, list) for v in value)
+    return value is None or isinstance(value, bool | int | float | str)
 
 
 # --- value checks --------------------------------------------------------------------------
@@ -265,7 +292,17 @@ def _check_values(config: Config, where: Where) -> None:
 
 
 def _check_optimizer(o: OptimizerConfig, where: Where) -> None:
-    one_of(where, "optimizer.name", o.name, tuple(OPTIMIZERS))
+    try:
+        registry.resolve(o.name)
+    except ValueError as error:
+        raise where.error("optimizer.name", str(error)) from None
+    if not registry.takes_learning_rate(o.name):
+        raise where.error(
+            "optimizer.name",
+            f"optimizer {o.name!r} takes no learning_rate, which the engine sets for each run "
+            "(learning-rate sweeps and schedules go through optax.inject_hyperparams); give "
+            "its factory a learning_rate parameter",
+        )
     rates = o.learning_rates
     if not rates or len(set(rates)) != len(rates):
         raise where.error("optimizer.learning_rate", f"needs distinct values, got {rates}")
@@ -278,14 +315,17 @@ def _check_optimizer(o: OptimizerConfig, where: Where) -> None:
                 "optimizer.hparams.learning_rate", "the learning rate is optimizer.learning_rate"
             )
         try:
-            check_hyperparameter_names(o.name, [name])
+            registry.check_hyperparameter_names(o.name, [name])
         except ValueError as error:
             raise where.error(f"optimizer.hparams.{name}", str(error)) from None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise where.error(f"optimizer.hparams.{name}", f"expected a number, got {value!r}")
+        if not _plain_value(value):
+            raise where.error(
+                f"optimizer.hparams.{name}",
+                f"expected a number, a bool, a string, null or a list of them, got {value!r}",
+            )
     try:
-        OPTIMIZERS[o.name](learning_rate=rates[0], **o.hparams)
-    except ValueError as error:
+        registry.get_optimizer(o.name, learning_rate=rates[0], **o.hparams)
+    except (TypeError, ValueError) as error:
         raise where.error("optimizer.hparams", str(error)) from None
     if o.schedule is not None:
         one_of(where, "optimizer.schedule.name", o.schedule.name, schedules.NAMES)

@@ -3,8 +3,11 @@
     python scripts/bench_step.py                                   # all optimizers, all sizes
     python scripts/bench_step.py --optimizers adam --sizes 1x10M 1000x1000 --json runs/step.json
     python scripts/bench_step.py --optimizers adam sgd --flat --plot runs/bench/step.png
+    python scripts/bench_step.py --optimizers adam optax.lion my_module:my_adam --sizes 1x10M
 
-Sizes are names from jaxopt_lab.bench.step_time.SHAPES (1x10M 1x100M 20x500k 1000x1000
+Optimizers are references as in configs (a built-in, ``optax.lion``, ``module:factory`` from
+the working directory or PYTHONPATH); optax and torch baselines exist for the built-ins. Sizes
+are names from jaxopt_lab.bench.step_time.SHAPES (1x10M 1x100M 20x500k 1000x1000
 mnist_mlp) or '<leaves>x<size>'. 1x100M needs about 2 GB of memory per library. The machine's
 load changes the figures: compare ratios within one run, and note the load average printed.
 """
@@ -17,14 +20,21 @@ import pathlib
 
 import jax
 
+from jaxopt_lab._cli import add_debug_argument, run_main
 from jaxopt_lab.bench import step_time, torch_step
 from jaxopt_lab.bench.step_benchmark import format_table, run_step_benchmark
-from jaxopt_lab.optimizers import OPTIMIZERS
+from jaxopt_lab.optimizers import OPTIMIZERS, registry
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS), choices=OPTIMIZERS)
+    parser.add_argument(
+        "--optimizers",
+        nargs="+",
+        default=list(OPTIMIZERS),
+        metavar="OPTIMIZER",
+        help="optimizer references (default: the built-ins)",
+    )
     parser.add_argument("--sizes", nargs="+", default=list(step_time.SHAPES))
     parser.add_argument("--repeats", type=int, default=10, help="timed steps (median reported)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after compiling")
@@ -46,6 +56,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--plot", type=pathlib.Path, help="write GB/s against leaf size to this PNG"
     )
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
@@ -82,8 +93,14 @@ def plot(benchmark: dict, path: pathlib.Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def main() -> None:
+def main() -> int:
     args = parse_args()
+    return run_main(lambda: bench(args), debug=args.debug)
+
+
+def bench(args: argparse.Namespace) -> int:
+    for reference in args.optimizers:  # a bad reference fails before anything is timed
+        registry.resolve(reference)
     if args.sync_dispatch:
         # Small trees: saves the hand-over to JAX's dispatch thread (see docs/benchmarks.md).
         jax.config.update("jax_cpu_enable_async_dispatch", False)
@@ -125,7 +142,8 @@ def main() -> None:
     if args.plot:
         plot(benchmark, args.plot)
         print(f"wrote {args.plot}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

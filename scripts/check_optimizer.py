@@ -16,7 +16,6 @@ did; errors end in one `error:` line (exit status 2), --debug shows the tracebac
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
@@ -43,8 +42,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    if os.getcwd() not in sys.path:  # package.module:attribute from where the command runs
-        sys.path.append(os.getcwd())
     report = testing.check_optimizer(
         args.optimizer,
         hyperparameters=_hyperparameters(args.set) if args.set else None,

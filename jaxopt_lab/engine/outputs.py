@@ -150,7 +150,8 @@ def build_summary(
     accuracy and its epoch, the test metrics of the final parameters, and whether (and when) it
     diverged; ``null`` metrics for a diverged run. ``wall_seconds`` is the sum over the training
     calls (``calls``: a resumed run's earlier calls count up to the checkpoint it resumed
-    from), ``compile_seconds`` the last call's, ``data`` where the data came from."""
+    from), ``compile_seconds`` the last call's, ``data`` where the data came from. The
+    runner adds ``optimizers``: what each label's optimizer reference resolved to."""
     by_run: dict[str, list[dict[str, Any]]] = {info.run: [] for info in runs}
     for record in records:
         by_run[record["run"]].append(record)
@@ -257,9 +258,31 @@ def write_summary(out_dir: str | Path, summary: dict[str, Any]) -> None:
     atomic_write_text(Path(out_dir) / SUMMARY, json.dumps(summary, indent=1, allow_nan=False))
 
 
-def write_config(out_dir: str | Path, text: str) -> None:
-    """Write config.yaml (the resolved config as YAML text)."""
-    atomic_write_text(Path(out_dir) / CONFIG, text)
+def write_config(
+    out_dir: str | Path,
+    resolved: dict[str, Any],
+    optimizers: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    """Write config.yaml: the resolved config, after a comment per optimizer saying what its
+    reference resolved to (``registry.describe``: package and version, or file and sha256)."""
+    lines = [f"# optimizer {label}: {_provenance(d)}\n" for label, d in (optimizers or {}).items()]
+    atomic_write_text(
+        Path(out_dir) / CONFIG, "".join(lines) + yaml.safe_dump(resolved, sort_keys=False)
+    )
+
+
+def _provenance(described: dict[str, Any]) -> str:
+    """``optax.lion = optax._src.alias.lion (optax 0.2.8)``, or with the file and sha256."""
+    origin = (
+        f"{described['package']} {described['version']}"
+        if "package" in described
+        else f"{described['file']}, sha256 {described['sha256']}"
+        if "file" in described
+        else f"source sha256 {described['source_sha256']}"
+        if "source_sha256" in described
+        else described.get("source", "?")
+    )
+    return f"{described['reference']} = {described['factory']} ({origin})"
 
 
 def read_config(out_dir: str | Path) -> Any:

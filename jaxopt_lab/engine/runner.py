@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import yaml
 
 from jaxopt_lab.config import Config, TrainConfig, config_to_dict
 from jaxopt_lab.data.splits import MNIST
@@ -39,6 +38,7 @@ from jaxopt_lab.engine.programs import (
 from jaxopt_lab.engine.progress import EpochProgress, ProgressBar
 from jaxopt_lab.engine.resume import Restored, check_same_config, restore
 from jaxopt_lab.engine.transform import resolved_hparams
+from jaxopt_lab.optimizers import registry
 
 DEFAULT_UNROLL = 1
 SHARED_SECTIONS = ("model", "train", "data")
@@ -131,6 +131,7 @@ def train_many(
     out_dir = Path(out_dir)
     with OutputLock(out_dir) if writer else contextlib.nullcontext():
         resolved = _resolved(configs)
+        optimizers = _optimizers(configs)
         resuming = writer and _prepare_out_dir(out_dir, resolved, configs, resume, overwrite)
         mnist = load_data(first, data, warn=writer)
         splits = device_splits(first, mnist, place)
@@ -148,7 +149,7 @@ def train_many(
             runs=[r.run for r in runs],
         )
         if writer:  # only now: every check has passed, so config.yaml describes what runs
-            outputs.write_config(out_dir, yaml.safe_dump(resolved, sort_keys=False))
+            outputs.write_config(out_dir, resolved, optimizers)
         call = Call(restored.calls, restored.done, started)
         display = None
         if not quiet and writer:
@@ -164,6 +165,7 @@ def train_many(
         summary = _summary(
             run_set, states, runs, records, first.train.epochs, compile_seconds, call, mnist
         )
+        summary = {**summary, "optimizers": optimizers}
         if writer:
             outputs.write_summary(out_dir, summary)
     return summary
@@ -278,6 +280,12 @@ def _resolved(configs: Mapping[str, Config]) -> dict[str, Any]:
     if len(configs) == 1:
         return config_to_dict(next(iter(configs.values())))
     return {label: config_to_dict(c) for label, c in configs.items()}
+
+
+def _optimizers(configs: Mapping[str, Config]) -> dict[str, dict[str, Any]]:
+    """label ↦ what its optimizer reference resolved to (package and version, or file and
+    sha256): a report can say exactly what "lion" was."""
+    return {label: registry.describe(c.optimizer.name) for label, c in configs.items()}
 
 
 def _describe(device: Any) -> str:

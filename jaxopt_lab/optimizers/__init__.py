@@ -20,7 +20,12 @@ from jaxopt_lab.optimizers.momentum import (
 )
 from jaxopt_lab.optimizers.nadam import nadam, scale_by_nadam
 from jaxopt_lab.optimizers.nesterov import nesterov, scale_by_nesterov
-from jaxopt_lab.optimizers.registry import OPTIMIZERS, get_optimizer, hyperparameter_names
+from jaxopt_lab.optimizers.registry import (
+    OPTIMIZERS,
+    get_optimizer,
+    hyperparameter_names,
+    register_optimizer,
+)
 from jaxopt_lab.optimizers.rmsprop import ScaleByRmspropState, rmsprop, scale_by_rmsprop
 from jaxopt_lab.optimizers.sgd import sgd
 
@@ -43,6 +48,7 @@ __all__ = [
     "momentum",
     "nadam",
     "nesterov",
+    "register_optimizer",
     "rmsprop",
     "scale_by_adadelta",
     "scale_by_adagrad",

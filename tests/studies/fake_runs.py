@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from jaxopt_lab.engine import outputs
 from jaxopt_lab.studies.spec import StudySpec, slugify, spec_from_dict
@@ -72,7 +71,7 @@ def fake_row(
                 }
             )
     row_dir.mkdir(parents=True, exist_ok=True)
-    outputs.write_config(row_dir, yaml.safe_dump({"train": {"epochs": epochs}}))
+    outputs.write_config(row_dir, {"train": {"epochs": epochs}})
     with (row_dir / outputs.METRICS).open("w") as f:
         for rec in records:
             f.write(json.dumps(rec) + "\n")

@@ -1,0 +1,128 @@
+"""The engine trains any optimizer reference like a built-in: optax's, a module's, a factory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import textwrap
+
+import optax
+import pytest
+
+from jaxopt_lab.config import ConfigError, load_config
+from jaxopt_lab.engine import train
+from jaxopt_lab.engine.outputs import read_config
+from jaxopt_lab.optimizers import registry
+from tests.engine.conftest import tiny_config
+
+
+@pytest.fixture
+def study_folder(tmp_path, monkeypatch):
+    """A folder holding ``folder_opts.py`` and a config that names ``folder_opts:plain_sgd``."""
+    (tmp_path / "folder_opts.py").write_text(
+        textwrap.dedent(
+            """
+            import optax
+
+            def plain_sgd(learning_rate):
+                return optax.sgd(learning_rate)
+
+            def fixed_rate(momentum=0.9):
+                return optax.sgd(0.1, momentum=momentum)
+            """
+        )
+    )
+    (tmp_path / "run.yaml").write_text(
+        "model: {hidden_sizes: [32]}\n"
+        "optimizer: {name: 'folder_opts:plain_sgd', learning_rate: [0.05, 0.1]}\n"
+        "train: {epochs: 2, batch_size: 32, seeds: [0]}\n"
+    )
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "folder_opts", raising=False)
+    monkeypatch.setattr(registry, "_REGISTERED", {})
+    yield tmp_path
+    sys.modules.pop("folder_opts", None)
+
+
+def test_a_module_next_to_the_config_trains_a_sweep_exactly_like_the_built_in(
+    study_folder, tiny_mnist
+):
+    """optax.sgd through a user module and jol.sgd compute −η·g alike: bitwise the same runs."""
+    config = load_config(study_folder / "run.yaml")
+    mine = train(config, study_folder / "mine", quiet=True, data=tiny_mnist)
+    builtin = train(
+        load_config(study_folder / "run.yaml", ["optimizer.name=sgd"]),
+        study_folder / "builtin",
+        quiet=True,
+        data=tiny_mnist,
+    )
+    assert [r["final"] for r in mine["runs"]] == [r["final"] for r in builtin["runs"]]
+    assert [r["run"] for r in mine["runs"]] == [
+        "folder_opts:plain_sgd/lr=0.05/seed=0",
+        "folder_opts:plain_sgd/lr=0.1/seed=0",
+    ]
+    module = study_folder / "folder_opts.py"
+    described = mine["optimizers"]["folder_opts:plain_sgd"]
+    assert described["sha256"] == hashlib.sha256(module.read_bytes()).hexdigest()
+    on_disk = json.loads((study_folder / "mine" / "summary.json").read_text())
+    assert on_disk["optimizers"] == mine["optimizers"]
+    text = (study_folder / "mine" / "config.yaml").read_text()
+    assert text.startswith("# optimizer folder_opts:plain_sgd: folder_opts:plain_sgd = ")
+    assert described["sha256"] in text.splitlines()[0]
+    assert read_config(study_folder / "mine")["optimizer"]["name"] == "folder_opts:plain_sgd"
+
+
+def test_optax_lion_trains_a_sweep_with_its_hyperparameters(tmp_path, tiny_mnist):
+    config = tiny_config(
+        optimizer={"name": "optax.lion", "learning_rate": [1e-4, 3e-4], "hparams": {"b1": 0.95}}
+    )
+    summary = train(config, tmp_path, quiet=True, data=tiny_mnist)
+    assert [r["hparams"]["learning_rate"] for r in summary["runs"]] == [1e-4, 3e-4]
+    assert all(r["hparams"]["b1"] == 0.95 and r["hparams"]["b2"] == 0.99 for r in summary["runs"])
+    assert summary["optimizers"]["optax.lion"]["version"] == optax.__version__
+    losses = [r["final"]["train_loss"] for r in summary["runs"]]
+    assert losses[0] != losses[1] and all(loss < 2.3 for loss in losses)
+
+
+def test_a_factory_object_is_stored_as_its_reference(tmp_path, tiny_mnist, monkeypatch):
+    monkeypatch.setattr(registry, "_REGISTERED", {})
+
+    def notebook_sgd(learning_rate):
+        return optax.sgd(learning_rate)
+
+    config = tiny_config(optimizer={"name": notebook_sgd, "learning_rate": 0.1})
+    assert config.optimizer.name == "notebook_sgd"
+    summary = train(config, tmp_path, quiet=True, data=tiny_mnist)
+    assert summary["runs"][0]["run"] == "notebook_sgd/lr=0.1/seed=0"
+    assert "source_sha256" in summary["optimizers"]["notebook_sgd"] or (
+        "file" in summary["optimizers"]["notebook_sgd"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "message"),
+    [
+        (
+            {"name": "folder_opts:fixed_rate", "learning_rate": 0.1},
+            r"optimizer\.name: optimizer 'folder_opts:fixed_rate' takes no learning_rate.*sweeps",
+        ),
+        (
+            {"name": "optax.lion", "learning_rate": 0.1, "hparams": {"beta1": 0.9}},
+            r"optimizer\.hparams\.beta1: optimizer 'optax\.lion' has no hyperparameter 'beta1'",
+        ),
+        (
+            {"name": "optax.lion", "learning_rate": 0.1, "hparams": {"b1": {"a": 1}}},
+            r"optimizer\.hparams\.b1: expected a number, a bool, a string, null or a list",
+        ),
+        (
+            {"name": "folder_opts:nothing", "learning_rate": 0.1},
+            r"optimizer\.name: optimizer 'folder_opts:nothing': folder_opts has no 'nothing'",
+        ),
+        ({"name": "lionn", "learning_rate": 0.1}, r"optimizer\.name: unknown optimizer 'lionn'"),
+    ],
+)
+def test_a_bad_optimizer_is_a_config_error_naming_the_key(study_folder, optimizer, message):
+    registry.add_module_folder(study_folder)
+    with pytest.raises(ConfigError, match=message):
+        tiny_config(optimizer=optimizer)
