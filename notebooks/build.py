@@ -166,7 +166,7 @@ import optax
 
 from jaxopt_lab import testing
 
-# The properties each check cell runs: 7 of the kit's 13, to keep the checks quick (see the end).
+# The properties each check cell runs: 7 of the kit's 14, to keep the checks quick (see the end).
 PROPERTIES = [
     "jit",
     "no_recompilation",
@@ -499,7 +499,7 @@ report.assert_ok()
     markdown(r"""
 ## Where next
 
-**All 13 properties.** The checks above ran 7 of the kit's properties. Leave out
+**All 14 properties.** The checks above ran 7 of the kit's properties. Leave out
 `only=PROPERTIES` to add Rosenbrock and the composition ones (clipping in `optax.chain`,
 `optax.inject_hyperparams`, `jax.vmap` over learning rates, `optax.MultiSteps`, extra
 arguments). From a terminal, put your factory in a module, say `my_optimizers.py` at the

@@ -19,6 +19,7 @@ The properties, after optax's own optimizer test matrix (``optax/_src/alias_test
 =====================  ==========================================================================
 ``jit``                same results with and without ``jax.jit``; ``update`` is repeatable
 ``no_recompilation``   a jitted update is traced once over three steps
+``donation``           a jitted update whose state is donated runs (no array shared in the state)
 ``update_dtype``       updates keep the gradients' dtype (bfloat16, float32)
 ``state_dtypes``       the state keeps structure, shapes, dtypes over steps and in ``lax.cond``
                        (float16, bfloat16, float32, float64)
@@ -33,7 +34,7 @@ The properties, after optax's own optimizer test matrix (``optax/_src/alias_test
 ``reference``          follows the reference step by step in float64 (when one is given)
 =====================  ==========================================================================
 
-Each property's module docstring gives its details: ``mechanics`` (the first four),
+Each property's module docstring gives its details: ``mechanics`` (the first five),
 ``composition`` (the next six), ``numerics`` (the last three).
 """
 

@@ -5,6 +5,9 @@
 - ``no_recompilation``: a jitted update is traced once over 3 steps. Counted with a Python list
   inside the jitted function, which runs only while tracing (JAX's public behaviour; no private
   compilation caches are read).
+- ``donation``: two steps of ``jax.jit(update, donate_argnums=1)`` from an eager ``init``, as
+  training loops that reuse the state's memory run it. A state holding one array in two places
+  (``m = s = zeros``) cannot be donated: XLA refuses to donate a buffer twice.
 - ``update_dtype``: updates have the gradients' dtype for bfloat16 and float32.
 - ``state_dtypes``: the state keeps its structure, shapes and dtypes across steps, also when the
   update runs inside ``lax.cond``, for float16, bfloat16, float32 and float64 parameters
@@ -29,6 +32,11 @@ PURE_FIX = (
     "init and update must be pure functions of their arguments: keep everything that changes "
     "between steps in the state they return (no Python-side counters or globals, no NumPy "
     "calls on traced values, no random draws without a key held in the state)"
+)
+ALIAS_FIX = (
+    "give each state leaf an array of its own: call jax.tree.map(jnp.zeros_like, params) once "
+    "for each moment you keep, not once for all of them (a jitted step that donates the state, "
+    "jax.jit(update, donate_argnums=1), cannot donate one buffer twice)"
 )
 TYPES_FIX = (
     "keep each state leaf's structure, shape, dtype and weak type fixed: create counters as "
@@ -82,6 +90,25 @@ def check_no_recompilation(case: Case) -> Outcome:
         f"step compiles anew: {change}",
         TYPES_FIX,
     )
+
+
+def check_donation(case: Case) -> Outcome:
+    optimizer = case.optimizer()
+    params = problems.params()
+    state = optimizer.init(params)
+    seen: dict[int, str] = {}
+    for path, leaf in jax.tree.leaves_with_path(state):
+        where = f"state{jax.tree_util.keystr(path)}"
+        if isinstance(leaf, jax.Array) and id(leaf) in seen:
+            return failed(f"init returns one array as both {seen[id(leaf)]} and {where}", ALIAS_FIX)
+        seen[id(leaf)] = where
+    step = jax.jit(optimizer.update, donate_argnums=1)
+    try:
+        for k in range(2):
+            _, state = step(problems.gradients(params, k), state, params)
+    except Exception as error:  # XLA's refusal surfaces as a runtime error of the call
+        return failed(f"a donated update failed: {' '.join(str(error).split())[:300]}", ALIAS_FIX)
+    return passed("2 steps of a jitted update with its state donated")
 
 
 def check_update_dtype(case: Case) -> Outcome:

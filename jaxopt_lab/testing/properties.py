@@ -27,6 +27,7 @@ class Property:
 PROPERTIES: tuple[Property, ...] = (
     Property("jit", mechanics.check_jit, mechanics.PURE_FIX),
     Property("no_recompilation", mechanics.check_no_recompilation, mechanics.PURE_FIX),
+    Property("donation", mechanics.check_donation, mechanics.ALIAS_FIX),
     Property(
         "update_dtype",
         mechanics.check_update_dtype,

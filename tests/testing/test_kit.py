@@ -104,6 +104,22 @@ def one_array_momentum(learning_rate, momentum=0.9):
     return optax.GradientTransformation(init, update)
 
 
+def shared_moments(learning_rate, b1=0.9, b2=0.999, eps=1e-8):
+    """Adam whose init hands back one zeros tree as both moments."""
+
+    def init(params):
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        return zeros, zeros
+
+    def update(updates, state, params=None):
+        mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state[0], updates)
+        nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, state[1], updates)
+        step = jax.tree.map(lambda m, v: -learning_rate * m / (jnp.sqrt(v) + eps), mu, nu)
+        return step, (mu, nu)
+
+    return optax.GradientTransformation(init, update)
+
+
 # factory, reference, the properties it must fail, the property to read, words of its message
 BROKEN = {
     "no bias correction": (
@@ -133,6 +149,13 @@ BROKEN = {
         {"inject_hyperparams", "vmap_learning_rate"},
         "inject_hyperparams",
         ["TracerBoolConversionError", "use jnp.where / keep hyperparameters out of Python"],
+    ),
+    "one array as two moments": (
+        shared_moments,
+        None,
+        {"donation"},
+        "donation",
+        ["init returns one array as both state[0] and state[1]", "once for each moment"],
     ),
     "one array only": (
         one_array_momentum,
