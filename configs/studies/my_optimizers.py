@@ -42,8 +42,11 @@ def adabelief(
     """AdaBelief as an optax ``GradientTransformation`` (see the module docstring)."""
 
     def init(params):
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        return AdaBeliefState(count=jnp.zeros([], jnp.int32), m=zeros, s=zeros)
+        # One zeros tree per moment: a state holding one array twice cannot be donated to a
+        # jitted step (the kit's `donation` property).
+        m = jax.tree.map(jnp.zeros_like, params)
+        s = jax.tree.map(jnp.zeros_like, params)
+        return AdaBeliefState(count=jnp.zeros([], jnp.int32), m=m, s=s)
 
     def update(grads, state, params=None):
         del params

@@ -18,7 +18,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -265,13 +265,16 @@ def write_config(
 ) -> None:
     """Write config.yaml: the resolved config, after a comment per optimizer saying what its
     reference resolved to (``registry.describe``: package and version, or file and sha256)."""
-    lines = [f"# optimizer {label}: {_provenance(d)}\n" for label, d in (optimizers or {}).items()]
+    lines = [
+        f"# optimizer {label}: {optimizer_provenance(d)}\n"
+        for label, d in (optimizers or {}).items()
+    ]
     atomic_write_text(
         Path(out_dir) / CONFIG, "".join(lines) + yaml.safe_dump(resolved, sort_keys=False)
     )
 
 
-def _provenance(described: dict[str, Any]) -> str:
+def optimizer_provenance(described: Mapping[str, Any]) -> str:
     """``optax.lion = optax._src.alias.lion (optax 0.2.8)``, or with the file and sha256."""
     origin = (
         f"{described['package']} {described['version']}"

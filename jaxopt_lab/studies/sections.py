@@ -17,6 +17,7 @@ import yaml
 from matplotlib.animation import Animation
 from matplotlib.figure import Figure
 
+from jaxopt_lab.engine.outputs import optimizer_provenance
 from jaxopt_lab.studies import conclusions, groups, markdown, plots
 from jaxopt_lab.studies.aggregate import ArmSummary, comparisons
 from jaxopt_lab.studies.runs import METRICS
@@ -93,6 +94,18 @@ def method_lines(spec: StudySpec, summaries: Mapping[str, Mapping[str, Any]]) ->
         out += [
             f"Device: {', '.join(devices)}. {len(sets)} run set(s), total wall time "
             f"{wall:.1f} s (of which compilation {compile_s:.1f} s).",
+            "",
+        ]
+    optimizers = {
+        d["reference"]: optimizer_provenance(d)
+        for s in sets
+        for d in (s.get("optimizers") or {}).values()
+    }
+    if optimizers:
+        out += [
+            "Optimizers, as their references resolved:",
+            "",
+            *(f"- `{text}`" for text in optimizers.values()),
             "",
         ]
     return out

@@ -50,6 +50,7 @@ from jaxopt_lab._typed_yaml import (
     set_dotted,
     to_dict,
 )
+from jaxopt_lab.optimizers import registry
 from jaxopt_lab.studies.runs import METRICS
 
 # The old name of a malformed-study error, kept so that ``except StudySpecError`` still works.
@@ -157,6 +158,7 @@ def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> StudySpec:
     Raises ``ConfigError`` naming the key and the file (or ``--set``).
     """
     raw = read_mapping(path, what="study config")
+    registry.add_module_folder(Path(path).parent)  # `module:factory` next to the study file
     return spec_from_dict({**raw, "source": str(path)}, overrides, source=str(path))
 
 
@@ -170,7 +172,7 @@ def spec_from_dict(
 
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: a study config is a mapping, got {describe(data)}")
-    raw = {k: copy.deepcopy(v) for k, v in data.items() if v is not None}  # `key:` = absent
+    raw = {k: copy.deepcopy(v) for k, v in _named_optimizers(data).items() if v is not None}
     top = Where(source)
     if "kind" not in raw:
         raise top.error("kind", f"missing (required); use one of {', '.join(KINDS)}")
@@ -195,6 +197,30 @@ def spec_from_dict(
     _check(spec, where)
     kind.check(spec, where)
     return spec
+
+
+def _named_optimizers(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` (``key: null`` = absent) with each factory object given as a row's or the
+    base's optimizer replaced by its reference (``registry.reference_of``): ``study.yaml``
+    stores names, and the runs are what the names resolve to."""
+    raw = dict(data)
+    rows = raw.get("rows")
+    if isinstance(rows, list):
+        raw["rows"] = [
+            {**row, "set": _named(row["set"], "optimizer.name")}
+            if isinstance(row, Mapping) and isinstance(row.get("set"), Mapping)
+            else row
+            for row in rows
+        ]
+    base = raw.get("base")
+    if isinstance(base, Mapping) and isinstance(base.get("optimizer"), Mapping):
+        raw["base"] = {**base, "optimizer": _named(base["optimizer"], "name")}
+    return raw
+
+
+def _named(mapping: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = mapping.get(key)
+    return {**mapping, key: registry.reference_of(value)} if callable(value) else dict(mapping)
 
 
 def spec_to_dict(spec: StudySpec) -> dict[str, Any]:

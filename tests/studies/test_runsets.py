@@ -15,7 +15,8 @@ from jaxopt_lab.studies.spec import load_spec, spec_from_dict
 
 
 @pytest.mark.parametrize(
-    "study", ["seed_table", "extended", "schedules", "clipping", "tuning", "split_variability"]
+    "study",
+    ["seed_table", "extended", "schedules", "clipping", "tuning", "split_variability", "beyond"],
 )
 def test_every_row_of_every_study_config_is_a_valid_config(study):
     spec = load_spec(f"configs/studies/{study}.yaml")
