@@ -1,10 +1,12 @@
-r"""Write the workshop notebooks from one list of cells, or check the committed ones are current.
+r"""Write the workshop notebooks from their lists of cells, or check the committed ones are current.
 
-    python notebooks/build.py          # write 01_write_your_optimizers{,_solutions}.ipynb
+    python notebooks/build.py          # write 01_write_your_optimizers{,_solutions}.ipynb and
+                                       # 02_compare_your_optimizer.ipynb
     python notebooks/build.py --check  # exit 1 if a committed notebook differs from its source
 
-Both notebooks come from ``CELLS`` below, so that the exercises and their solutions cannot drift
-apart. An exercise cell holds both versions of each blank, nbgrader style:
+The exercises and their solutions both come from ``CELLS`` below, so that they cannot drift
+apart; ``COMPARE_CELLS`` is the comparison notebook, which has no blanks. An exercise cell
+holds both versions of each blank, nbgrader style:
 
     ### BEGIN SOLUTION
     (the solution's lines)
@@ -30,9 +32,10 @@ HERE = Path(__file__).resolve().parent
 STEM = "01_write_your_optimizers"
 EXERCISES = f"{STEM}.ipynb"
 SOLUTIONS = f"{STEM}_solutions.ipynb"
+COMPARE = "02_compare_your_optimizer.ipynb"
 
 BEGIN, BLANK, END = "### BEGIN SOLUTION", "### BLANK", "### END SOLUTION"
-CHECK_TAG, EXERCISE_TAG = "check", "exercise"
+CHECK_TAG, EXERCISE_TAG, PARAMETERS_TAG = "check", "exercise", "parameters"
 METADATA = {
     "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
@@ -96,12 +99,16 @@ def notebook(cells: list[Cell], solutions: bool) -> nbformat.NotebookNode:
     return nb
 
 
-def texts(cells: list[Cell] | None = None) -> dict[str, str]:
-    """File name ↦ the text to write, for both notebooks."""
-    cells = CELLS if cells is None else cells
+def parameters(source: str) -> Cell:
+    """The code cell of a notebook's settings, tagged as papermill does (the tests replace it)."""
+    return Cell("code", source.strip("\n"), (PARAMETERS_TAG,))
+
+
+def texts() -> dict[str, str]:
+    """File name ↦ the text to write, for every notebook."""
+    books = ((EXERCISES, CELLS, False), (SOLUTIONS, CELLS, True), (COMPARE, COMPARE_CELLS, True))
     return {
-        name: nbformat.writes(notebook(cells, solutions)) + "\n"
-        for name, solutions in ((EXERCISES, False), (SOLUTIONS, True))
+        name: nbformat.writes(notebook(cells, solutions)) + "\n" for name, cells, solutions in books
     }
 
 
@@ -128,7 +135,7 @@ def main(argv: list[str] | None = None, directory: Path = HERE) -> int:
                 file=sys.stderr,
             )
         if not outdated:
-            print(f"{EXERCISES} and {SOLUTIONS} match notebooks/build.py")
+            print(f"{EXERCISES}, {SOLUTIONS} and {COMPARE} match notebooks/build.py")
         return 1 if outdated else 0
     for name, text in texts().items():
         (directory / name).write_text(text, encoding="utf-8")
@@ -136,7 +143,7 @@ def main(argv: list[str] | None = None, directory: Path = HERE) -> int:
     return 0
 
 
-# The notebook. Markdown cells use the slides' symbols; code cells follow the library's style
+# The exercises. Markdown cells use the slides' symbols; code cells follow the library's style
 # (full words in the API, the symbols in docstrings).
 CELLS = [
     markdown(r"""
@@ -460,8 +467,10 @@ def my_adam(
 
     def init_fn(params):
         ### BEGIN SOLUTION
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        return AdamState(count=jnp.zeros([], jnp.int32), mu=zeros, nu=zeros)
+        # One zeros tree per moment: a state holding one array twice cannot be donated to a
+        # jitted step (the kit's `donation` property).
+        mu, nu = jax.tree.map(jnp.zeros_like, params), jax.tree.map(jnp.zeros_like, params)
+        return AdamState(count=jnp.zeros([], jnp.int32), mu=mu, nu=nu)
         ### BLANK
         raise NotImplementedError("write init_fn: t = 0, m₀ = 0, v₀ = 0")
         ### END SOLUTION
@@ -516,6 +525,183 @@ an optimizer") describes every property.
 the workshop did (its MLP, batch 32, 15 epochs, its learning rates), five seeds each, and writes
 `runs/seed_table/report.md`: which optimizer does best, and is the difference larger than the
 seed-to-seed noise?
+"""),
+]
+
+
+# The comparison: the learner's optimizer trained by the engine next to the notebook's five.
+COMPARE_CELLS = [
+    markdown(r"""
+# Compare your optimizer with the classics
+
+The workshop's notebook trains SGD, Momentum, Nesterov, AdaGrad and Adam on MNIST and compares
+them. Here your optimizer joins them: jaxopt_lab's engine trains it next to the five, from the
+same initial parameters and on the same batches for each seed, and the study machinery reports
+whether the differences exceed the seed-to-seed noise (confidence intervals, paired tests).
+
+Any factory works: one from `01_write_your_optimizers`, an optax one (`optax.lion`), or a new
+rule. The engine sweeps and schedules the learning rate through `optax.inject_hyperparams`,
+so the factory must take `learning_rate`.
+
+**Size.** By default a quick version: 2 seeds × 3 epochs on the full training split, a minute
+or two on two cores. Set `FULL = True` for the seed comparison's own protocol (5 seeds ×
+15 epochs, the notebook's learning rates), about ten minutes.
+"""),
+    parameters(r"""
+FULL = False  # True: 5 seeds × 15 epochs, the seed comparison's protocol
+QUICK = ["train.epochs=3", "train.seeds=[0, 1]"]
+OUT = "../runs/notebook_compare"  # the study directory: report, tables, figures, metrics
+"""),
+    code(r"""
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from IPython.display import Image, Markdown, display
+
+from jaxopt_lab import testing
+from jaxopt_lab.studies.runner import run_study
+from jaxopt_lab.studies.spec import load_spec, spec_from_dict, spec_to_dict
+"""),
+    markdown(r"""
+## Your optimizer
+
+Replace the factory below with yours (keep the name, or change it in the cells after). This
+one is a rule the workshop does not cover, AdaBelief (Zhuang et al. 2020): Adam whose second
+moment tracks how far the gradient strays from its running mean, $(g_t - m_t)^2$, instead of
+$g_t^2$, so that it takes large steps where the gradient is predictable:
+
+$$m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
+s_t = \beta_2 s_{t-1} + (1-\beta_2)(g_t - m_t)^2 + \epsilon,$$
+$$\theta_t = \theta_{t-1}
+  - \eta\, \frac{m_t / (1-\beta_1^t)}{\sqrt{s_t / (1-\beta_2^t)} + \epsilon}.$$
+"""),
+    code(r"""
+class BeliefState(NamedTuple):
+    count: jax.Array
+    m: optax.Updates
+    s: optax.Updates
+
+
+def my_optimizer(
+    learning_rate: float = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-16
+) -> optax.GradientTransformation:
+    def init_fn(params):
+        m, s = jax.tree.map(jnp.zeros_like, params), jax.tree.map(jnp.zeros_like, params)
+        return BeliefState(count=jnp.zeros([], jnp.int32), m=m, s=s)
+
+    def update_fn(updates, state, params=None):
+        count = state.count + 1
+        m = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.m, updates)
+        s = jax.tree.map(
+            lambda s, g, m: b2 * s + (1 - b2) * (g - m) ** 2 + eps, state.s, updates, m
+        )
+        # β raised to a float t: 1 − β₂ᵗ cancels, and eager JAX rounds β₂ to an int32 power
+        # differently from jit.
+        t = count.astype(jnp.result_type(float))
+        correction1, correction2 = 1 - b1**t, 1 - b2**t
+
+        def step(m, s, g):
+            m_hat, s_hat = m / correction1, s / correction2
+            return (-learning_rate * m_hat / (jnp.sqrt(s_hat) + eps)).astype(g.dtype)
+
+        return jax.tree.map(step, m, s, updates), BeliefState(count, m, s)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+"""),
+    markdown(r"""
+First the conformance kit (as in notebook 01), on the properties that matter for training:
+compiled and eager agree, any parameter tree, dtypes kept, a donated state, inside
+`optax.inject_hyperparams` and vmapped over learning rates (how the engine runs a sweep), and
+convergence on a parabola. A failure here would also fail the training below, less clearly.
+"""),
+    check(r"""
+report = testing.check_optimizer(
+    my_optimizer,
+    hyperparameters={"learning_rate": 1e-2},
+    only=[
+        "jit",
+        "pytrees",
+        "update_dtype",
+        "donation",
+        "inject_hyperparams",
+        "vmap_learning_rate",
+        "parabola",
+    ],
+)
+print(report)
+report.assert_ok()
+"""),
+    markdown(r"""
+## Train it next to the five
+
+The seed comparison's study (`configs/studies/seed_table.yaml`: the notebook's MLP, split,
+batch size and learning rates) with one more row, yours. The optimizer may be given as the
+factory itself; the study stores it by name (`my_optimizer`, registered for this session).
+"""),
+    code(r"""
+spec = load_spec("../configs/studies/seed_table.yaml", [] if FULL else QUICK)
+study = spec_to_dict(spec)
+study["study"] = "my_comparison"
+study["rows"].append(
+    {
+        "name": "Mine",
+        "set": {"optimizer.name": my_optimizer, "optimizer.learning_rate": 1e-3},
+    }
+)
+report = run_study(spec_from_dict(study), OUT, overwrite=True, quiet=True)
+display(Markdown(report.headline))
+"""),
+    markdown(r"""
+Validation accuracy and training loss per epoch, mean over seeds with the band of ±1 standard
+deviation:
+"""),
+    code(r"""
+display(Image(Path(OUT) / "figures" / "curves.png"))
+"""),
+    markdown(r"""
+The whole report (ranking per metric, paired comparisons with Holm correction, conclusions
+computed from the numbers, the method) is in `report.md` of the study directory:
+"""),
+    code(r"""
+text = (Path(OUT) / "report.md").read_text()
+conclusions = text[text.index("### Conclusions") : text.index("## Method")]
+display(Markdown(conclusions))
+print(f"full report: {Path(OUT).resolve() / 'report.md'}")
+"""),
+    markdown(r"""
+## The full study from a terminal
+
+A factory defined in a notebook lives only as long as its kernel. For a study you can rerun,
+put it in a module next to a study file and name it `module:factory`: the study's folder is on
+the module path. For example, `my_optimizers.py` beside `configs/studies/mine.yaml`:
+
+```yaml
+study: mine
+kind: compare
+question: Does my optimizer beat the notebook's five?
+base:
+  model: {hidden_sizes: [128], activation: relu, init: torch}
+  train: {epochs: 15, batch_size: 32, seeds: [0, 1, 2, 3, 4]}
+  data: {source: auto, split_seed: 0}
+rows:
+  - {name: SGD, set: {optimizer.name: sgd, optimizer.learning_rate: 0.01}}
+  - {name: Adam, set: {optimizer.name: adam, optimizer.learning_rate: 1.0e-3}}
+  - name: Mine
+    set: {optimizer.name: "my_optimizers:my_optimizer", optimizer.learning_rate: 1.0e-3}
+```
+
+then, from the repository root,
+
+```
+python scripts/compare.py --config configs/studies/mine.yaml --out runs/mine
+```
+
+The report's Method section records the file of `my_optimizers.py` and its sha256, so it says
+exactly which version of your optimizer it measured. `configs/studies/beyond.yaml` is such a
+study, with optax's Lion and Muon and an AdaBelief module beside Adam and Momentum.
 """),
 ]
 

@@ -22,8 +22,8 @@ EXERCISES, SOLUTIONS = build["EXERCISES"], build["SOLUTIONS"]
 CHECKED = ["my_sgd", "my_momentum", "my_nesterov", "my_adagrad", "my_adam"]
 
 
-def _execute(solutions: bool) -> nbformat.NotebookNode:
-    nb = build["notebook"](build["CELLS"], solutions)
+def _execute(solutions: bool, cells=None) -> nbformat.NotebookNode:
+    nb = build["notebook"](build["CELLS"] if cells is None else cells, solutions)
     client = NotebookClient(
         nb,
         timeout=120,
@@ -92,6 +92,32 @@ def test_every_check_fails_until_the_blanks_are_filled_in(exercises):
     assert not [e for cell in scaffolding for e in _errors(cell)]
 
 
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_the_comparison_notebook_trains_your_optimizer_next_to_the_five(tmp_path):
+    """At tiny size (1 epoch, 1 seed, 2,000 training images): the kit passes the example
+    optimizer, the study trains it as the sixth row, and the table and curves are shown."""
+    tiny = build["parameters"](
+        f'FULL = False\nQUICK = ["train.epochs=1", "train.seeds=[0]", "data.train_size=2000"]\n'
+        f"OUT = {str(tmp_path / 'compare')!r}"
+    )
+    cells = [tiny if build["PARAMETERS_TAG"] in c.tags else c for c in build["COMPARE_CELLS"]]
+    assert tiny in cells
+    nb = _execute(True, cells)
+    errors = {cell.id: f"{e.ename}: {e.evalue}" for cell in nb.cells for e in _errors(cell)}
+    assert not errors, errors
+    (check,) = _checks(nb)
+    assert re.search(r": 7 passed, 0 failed, 0 skipped\n", _printed(check)), _printed(check)
+    outputs = [out for cell in nb.cells for out in cell.get("outputs", [])]
+    shown = [out.data for out in outputs if "data" in out]
+    tables = [d["text/markdown"] for d in shown if d.get("text/markdown", "").startswith("| arm")]
+    assert [line.split(" | ")[0] for line in tables[0].splitlines()[2:]] == [
+        f"| {name}" for name in ("SGD", "Momentum", "Nesterov", "AdaGrad", "Adam", "Mine")
+    ]
+    assert any("image/png" in d for d in shown)
+    assert "my_optimizer" in (tmp_path / "compare" / "study.yaml").read_text()
+
+
 def test_the_notebooks_differ_only_in_the_exercise_cells():
     exercise, solution = (build["notebook"](build["CELLS"], s) for s in (False, True))
     pairs = [(a, b) for a, b in zip(exercise.cells, solution.cells, strict=True) if a != b]
@@ -108,7 +134,7 @@ def test_a_block_without_its_end_marker_is_refused():
         build["fill"]("### BLANK\nx = ...\n### END SOLUTION", True)
 
 
-@pytest.mark.parametrize("name", [EXERCISES, SOLUTIONS])
+@pytest.mark.parametrize("name", [EXERCISES, SOLUTIONS, build["COMPARE"]])
 def test_the_committed_notebooks_have_no_outputs(name):
     code = [c for c in nbformat.read(NOTEBOOKS / name, as_version=4).cells if c.cell_type == "code"]
     assert code and all(c.outputs == [] and c.execution_count is None for c in code)
