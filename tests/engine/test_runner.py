@@ -78,7 +78,9 @@ def test_outputs_are_complete_and_a_diverged_run_reports_nulls(tiny_mnist, tmp_p
         "device",
         "epochs_completed",
         "data",
+        "optimizers",
     }
+    assert summary["optimizers"]["sgd"]["factory"] == "jaxopt_lab.optimizers.sgd.sgd"
     assert summary["epochs_completed"] == 2 and summary["compile_seconds"] > 0
     by_run = {r["run"]: r for r in summary["runs"]}
     assert all(set(r) == SUMMARY_RUN_KEYS for r in summary["runs"])
