@@ -4,6 +4,11 @@
     python scripts/train.py --config configs/adam.yaml --set train.epochs=3 \
         train.seeds=[0,1,2] optimizer.learning_rate=[1e-3,3e-3] --out runs/adam-sweep
     python scripts/train.py --config configs/sgd.yaml --config configs/adam.yaml --out runs/cmp
+    python scripts/train.py --config configs/adam.yaml --set optimizer.name=optax.lion \
+        "optimizer.hparams={}" optimizer.learning_rate=[1e-4,3e-4] --out runs/lion-sweep
+
+optimizer.name is any optimizer reference: a built-in, optax.lion, optax.contrib.muon, or
+my_module:my_factory (from the working directory, PYTHONPATH or the config file's folder).
 
 Several --config files train together in one compiled program (their model/train/data
 sections must match; --set applies to each). Existing outputs need --resume or --overwrite.
