@@ -122,6 +122,18 @@ def reference_adadelta(grad, theta, steps, learning_rate=1.0, rho=0.9, eps=1e-6)
     return path
 
 
+def reference_lion(grad, theta, steps, learning_rate=1e-4, b1=0.9, b2=0.99, weight_decay=0.0):
+    m = np.zeros_like(theta)
+    path = [theta]
+    for step in range(steps):
+        g = grad(theta)
+        c = np.sign(b1 * m + (1 - b1) * g)
+        theta = theta - _eta(learning_rate, step) * (c + weight_decay * theta)
+        m = b2 * m + (1 - b2) * g
+        path.append(theta)
+    return path
+
+
 REFERENCES = {
     "sgd": reference_sgd,
     "momentum": reference_momentum,
@@ -132,4 +144,5 @@ REFERENCES = {
     "adadelta": reference_adadelta,
     "nadam": reference_nadam,
     "adamw": reference_adamw,
+    "lion": reference_lion,
 }

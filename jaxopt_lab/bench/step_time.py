@@ -57,6 +57,7 @@ OPTAX_EQUIVALENTS: dict[str, Callable[[], optax.GradientTransformation]] = {
     "adadelta": lambda: optax.adadelta(LEARNING_RATE, rho=0.9, eps=1e-6),
     "nadam": lambda: optax.nadam(LEARNING_RATE),
     "adamw": lambda: optax.adamw(LEARNING_RATE, weight_decay=1e-2),
+    "lion": lambda: optax.lion(LEARNING_RATE, weight_decay=0.0),
 }
 
 _SIZE_SUFFIXES = {"": 1, "k": 1_000, "M": 1_000_000}

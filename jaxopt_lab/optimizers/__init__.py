@@ -12,6 +12,7 @@ from jaxopt_lab.optimizers.adagrad import ScaleByAdagradState, adagrad, scale_by
 from jaxopt_lab.optimizers.adam import ScaleByAdamState, adam, scale_by_adam
 from jaxopt_lab.optimizers.adamw import adamw, add_decayed_weights
 from jaxopt_lab.optimizers.flat import flat
+from jaxopt_lab.optimizers.lion import ScaleByLionState, lion, scale_by_lion
 from jaxopt_lab.optimizers.momentum import (
     MomentumState,
     ScaleByMomentumState,
@@ -35,6 +36,7 @@ __all__ = [
     "ScaleByAdadeltaState",
     "ScaleByAdagradState",
     "ScaleByAdamState",
+    "ScaleByLionState",
     "ScaleByMomentumState",
     "ScaleByRmspropState",
     "adadelta",
@@ -45,6 +47,7 @@ __all__ = [
     "flat",
     "get_optimizer",
     "hyperparameter_names",
+    "lion",
     "momentum",
     "nadam",
     "nesterov",
@@ -54,6 +57,7 @@ __all__ = [
     "scale_by_adagrad",
     "scale_by_adam",
     "scale_by_learning_rate",
+    "scale_by_lion",
     "scale_by_momentum",
     "scale_by_nadam",
     "scale_by_nesterov",

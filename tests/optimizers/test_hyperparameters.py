@@ -34,6 +34,9 @@ BAD = [
         "initial_accumulator_value",
     ),
     ("adam", {"eps": math.nan}, "eps=nan"),
+    ("lion", {"b1": 1.0}, "b1=1.0"),
+    ("lion", {"b2": -0.5}, "b2=-0.5"),
+    ("lion", {"weight_decay": -1.0}, "weight_decay=-1.0"),
 ]
 
 
@@ -90,6 +93,7 @@ def test_non_scalar_hyperparameter_is_refused():
 def test_boundaries_are_accepted():
     jol.momentum(0.0, momentum=0.0)
     jol.adam(learning_rate=0.0, b1=0.0, b2=0.0, eps=0.0)
+    jol.lion(learning_rate=0.0, b1=0.0, b2=0.0)
 
 
 def test_low_precision_injected_decay_rounding_to_one_gets_a_hint():

@@ -29,6 +29,7 @@ CONFORMANCE = {
     "adadelta": {"learning_rate": 0.1, "rho": 0.85, "eps": 1e-5},
     "nadam": {"learning_rate": 0.01, "b1": 0.85, "b2": 0.99, "eps": 1e-7},
     "adamw": {"learning_rate": 0.01, "b1": 0.8, "b2": 0.99, "eps": 1e-7, "weight_decay": 1e-3},
+    "lion": {"learning_rate": 0.003, "b1": 0.85, "b2": 0.98, "weight_decay": 0.01},
 }
 
 
@@ -249,6 +250,7 @@ def test_building_block_composes_with_optax(name):
         "adadelta": jol.scale_by_adadelta,
         "nadam": jol.scale_by_nadam,
         "adamw": jol.scale_by_adam,
+        "lion": jol.scale_by_lion,
     }[name]
     schedule = optax.cosine_decay_schedule(0.05, decay_steps=50)
     optimizer = optax.chain(
