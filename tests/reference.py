@@ -134,6 +134,52 @@ def reference_lion(grad, theta, steps, learning_rate=1e-4, b1=0.9, b2=0.99, weig
     return path
 
 
+def reference_ademamix(
+    grad,
+    theta,
+    steps,
+    learning_rate=1e-3,
+    b1=0.9,
+    b2=0.999,
+    b3=0.9999,
+    alpha=5.0,
+    b3_warmup=None,
+    alpha_warmup=None,
+    eps=1e-8,
+    weight_decay=0.0,
+):
+    """The paper's Algorithm 1 with its schedulers at the 1-based step t."""
+
+    def f(beta):
+        return np.log(0.5) / np.log(beta) - 1
+
+    def beta3_at(t):
+        if b3_warmup is None or t >= b3_warmup:
+            return b3
+        a = t / b3_warmup
+        return 0.5 ** (1 / ((1 - a) * f(b1) + a * f(b3) + 1))
+
+    def alpha_at(t):
+        return alpha if alpha_warmup is None else alpha * min(1.0, t / alpha_warmup)
+
+    m1 = np.zeros_like(theta)
+    m2 = np.zeros_like(theta)
+    v = np.zeros_like(theta)
+    path = [theta]
+    for step in range(steps):
+        t = step + 1
+        g = grad(theta)
+        m1 = b1 * m1 + (1 - b1) * g
+        m2 = beta3_at(t) * m2 + (1 - beta3_at(t)) * g
+        v = b2 * v + (1 - b2) * g**2
+        m1_hat = m1 / (1 - b1**t)
+        v_hat = v / (1 - b2**t)
+        update = (m1_hat + alpha_at(t) * m2) / (np.sqrt(v_hat) + eps) + weight_decay * theta
+        theta = theta - _eta(learning_rate, step) * update
+        path.append(theta)
+    return path
+
+
 REFERENCES = {
     "sgd": reference_sgd,
     "momentum": reference_momentum,
@@ -145,4 +191,5 @@ REFERENCES = {
     "nadam": reference_nadam,
     "adamw": reference_adamw,
     "lion": reference_lion,
+    "ademamix": reference_ademamix,
 }

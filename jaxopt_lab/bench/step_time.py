@@ -58,6 +58,7 @@ OPTAX_EQUIVALENTS: dict[str, Callable[[], optax.GradientTransformation]] = {
     "nadam": lambda: optax.nadam(LEARNING_RATE),
     "adamw": lambda: optax.adamw(LEARNING_RATE, weight_decay=1e-2),
     "lion": lambda: optax.lion(LEARNING_RATE, weight_decay=0.0),
+    "ademamix": lambda: optax.contrib.ademamix(LEARNING_RATE),
 }
 
 _SIZE_SUFFIXES = {"": 1, "k": 1_000, "M": 1_000_000}

@@ -11,6 +11,7 @@ from jaxopt_lab.optimizers.adadelta import ScaleByAdadeltaState, adadelta, scale
 from jaxopt_lab.optimizers.adagrad import ScaleByAdagradState, adagrad, scale_by_adagrad
 from jaxopt_lab.optimizers.adam import ScaleByAdamState, adam, scale_by_adam
 from jaxopt_lab.optimizers.adamw import adamw, add_decayed_weights
+from jaxopt_lab.optimizers.ademamix import ScaleByAdemamixState, ademamix, scale_by_ademamix
 from jaxopt_lab.optimizers.flat import flat
 from jaxopt_lab.optimizers.lion import ScaleByLionState, lion, scale_by_lion
 from jaxopt_lab.optimizers.momentum import (
@@ -36,6 +37,7 @@ __all__ = [
     "ScaleByAdadeltaState",
     "ScaleByAdagradState",
     "ScaleByAdamState",
+    "ScaleByAdemamixState",
     "ScaleByLionState",
     "ScaleByMomentumState",
     "ScaleByRmspropState",
@@ -44,6 +46,7 @@ __all__ = [
     "adam",
     "adamw",
     "add_decayed_weights",
+    "ademamix",
     "flat",
     "get_optimizer",
     "hyperparameter_names",
@@ -56,6 +59,7 @@ __all__ = [
     "scale_by_adadelta",
     "scale_by_adagrad",
     "scale_by_adam",
+    "scale_by_ademamix",
     "scale_by_learning_rate",
     "scale_by_lion",
     "scale_by_momentum",

@@ -34,6 +34,7 @@ from jaxopt_lab.optimizers.adadelta import adadelta
 from jaxopt_lab.optimizers.adagrad import adagrad
 from jaxopt_lab.optimizers.adam import adam
 from jaxopt_lab.optimizers.adamw import adamw
+from jaxopt_lab.optimizers.ademamix import ademamix
 from jaxopt_lab.optimizers.lion import lion
 from jaxopt_lab.optimizers.momentum import momentum
 from jaxopt_lab.optimizers.nadam import nadam
@@ -54,6 +55,7 @@ OPTIMIZERS: dict[str, Factory] = {
     "nadam": nadam,
     "adamw": adamw,
     "lion": lion,
+    "ademamix": ademamix,
 }
 
 # Gradient clipping before the optimizer, by method: threshold ↦ transformation.

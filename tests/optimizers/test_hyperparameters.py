@@ -37,6 +37,11 @@ BAD = [
     ("lion", {"b1": 1.0}, "b1=1.0"),
     ("lion", {"b2": -0.5}, "b2=-0.5"),
     ("lion", {"weight_decay": -1.0}, "weight_decay=-1.0"),
+    ("ademamix", {"b3": 1.0}, "b3=1.0"),
+    ("ademamix", {"alpha": -5.0}, "alpha=-5.0"),
+    ("ademamix", {"b3_warmup": 0}, "b3_warmup=0 is invalid: it must be an integer >= 1"),
+    ("ademamix", {"alpha_warmup": 10.5}, "alpha_warmup=10.5 is invalid"),
+    ("ademamix", {"b1": -0.1}, "b1=-0.1"),
 ]
 
 
@@ -94,6 +99,7 @@ def test_boundaries_are_accepted():
     jol.momentum(0.0, momentum=0.0)
     jol.adam(learning_rate=0.0, b1=0.0, b2=0.0, eps=0.0)
     jol.lion(learning_rate=0.0, b1=0.0, b2=0.0)
+    jol.ademamix(b3=0.0, alpha=0.0, b3_warmup=1, alpha_warmup=1)
 
 
 def test_low_precision_injected_decay_rounding_to_one_gets_a_hint():

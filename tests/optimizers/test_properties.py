@@ -30,6 +30,17 @@ CONFORMANCE = {
     "nadam": {"learning_rate": 0.01, "b1": 0.85, "b2": 0.99, "eps": 1e-7},
     "adamw": {"learning_rate": 0.01, "b1": 0.8, "b2": 0.99, "eps": 1e-7, "weight_decay": 1e-3},
     "lion": {"learning_rate": 0.003, "b1": 0.85, "b2": 0.98, "weight_decay": 0.01},
+    "ademamix": {
+        "learning_rate": 0.01,
+        "b1": 0.85,
+        "b2": 0.99,
+        "b3": 0.995,
+        "alpha": 3.0,
+        "b3_warmup": 20,
+        "alpha_warmup": 30,
+        "eps": 1e-7,
+        "weight_decay": 1e-3,
+    },
 }
 
 
@@ -251,6 +262,7 @@ def test_building_block_composes_with_optax(name):
         "nadam": jol.scale_by_nadam,
         "adamw": jol.scale_by_adam,
         "lion": jol.scale_by_lion,
+        "ademamix": jol.scale_by_ademamix,
     }[name]
     schedule = optax.cosine_decay_schedule(0.05, decay_steps=50)
     optimizer = optax.chain(
