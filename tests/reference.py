@@ -134,6 +134,72 @@ def reference_lion(grad, theta, steps, learning_rate=1e-4, b1=0.9, b2=0.99, weig
     return path
 
 
+def _newton_schulz(u, ns_steps, coefficients, eps):
+    a, b, c = coefficients
+    tall = u.shape[0] > u.shape[1]
+    x = u.T if tall else u
+    x = x / (np.linalg.norm(x) + eps)
+    for _ in range(ns_steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x.T if tall else x
+
+
+def reference_muon(
+    grad,
+    theta,
+    steps,
+    learning_rate=0.02,
+    momentum=0.95,
+    nesterov=True,
+    ns_steps=5,
+    ns_coefficients=(3.4445, -4.775, 2.0315),
+    eps=1e-7,
+    weight_decay=0.0,
+    adjust_lr="original",
+    ns_dtype=None,
+    adam_learning_rate=None,
+    adam_b1=0.9,
+    adam_b2=0.999,
+    adam_eps=1e-8,
+    adam_weight_decay=0.0,
+    muon_mask=None,
+):
+    """Muon for one array θ when ``muon_mask`` (None: θ is 2-D) takes it, AdamW otherwise.
+
+    A vector taken by Muon is the 1 × n matrix; ``ns_dtype`` is ignored (float64 throughout).
+    """
+    mask = muon_mask(theta) if callable(muon_mask) else muon_mask
+    if not (theta.ndim == 2 if mask is None else mask):
+        return reference_adamw(
+            grad,
+            theta,
+            steps,
+            learning_rate if adam_learning_rate is None else adam_learning_rate,
+            adam_b1,
+            adam_b2,
+            adam_eps,
+            adam_weight_decay,
+        )
+    rows, cols = theta.shape if theta.ndim == 2 else (1, theta.size)
+    scale = (
+        np.sqrt(max(1, rows / cols)) if adjust_lr == "original" else 0.2 * np.sqrt(max(rows, cols))
+    )
+    m = np.zeros_like(theta)
+    path = [theta]
+    for step in range(steps):
+        g = grad(theta)
+        m = momentum * m + (1 - momentum) * g
+        u = (1 - momentum) * g + momentum * m if nesterov else m
+        o = _newton_schulz(u.reshape(rows, cols), ns_steps, ns_coefficients, eps).reshape(
+            theta.shape
+        )
+        eta = _eta(learning_rate, step)
+        theta = theta * (1 - eta * weight_decay) - eta * scale * o
+        path.append(theta)
+    return path
+
+
 def reference_ademamix(
     grad,
     theta,
@@ -191,5 +257,6 @@ REFERENCES = {
     "nadam": reference_nadam,
     "adamw": reference_adamw,
     "lion": reference_lion,
+    "muon": reference_muon,
     "ademamix": reference_ademamix,
 }

@@ -58,6 +58,8 @@ OPTAX_EQUIVALENTS: dict[str, Callable[[], optax.GradientTransformation]] = {
     "nadam": lambda: optax.nadam(LEARNING_RATE),
     "adamw": lambda: optax.adamw(LEARNING_RATE, weight_decay=1e-2),
     "lion": lambda: optax.lion(LEARNING_RATE, weight_decay=0.0),
+    # optax bias-corrects Muon's momentum and reads A × B as (in, out): see muon.py.
+    "muon": lambda: optax.contrib.muon(LEARNING_RATE, eps=1e-7),
     "ademamix": lambda: optax.contrib.ademamix(LEARNING_RATE),
 }
 

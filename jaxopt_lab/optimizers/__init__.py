@@ -20,6 +20,7 @@ from jaxopt_lab.optimizers.momentum import (
     momentum,
     scale_by_momentum,
 )
+from jaxopt_lab.optimizers.muon import ScaleByMuonState, muon, newton_schulz, scale_by_muon
 from jaxopt_lab.optimizers.nadam import nadam, scale_by_nadam
 from jaxopt_lab.optimizers.nesterov import nesterov, scale_by_nesterov
 from jaxopt_lab.optimizers.registry import (
@@ -40,6 +41,7 @@ __all__ = [
     "ScaleByAdemamixState",
     "ScaleByLionState",
     "ScaleByMomentumState",
+    "ScaleByMuonState",
     "ScaleByRmspropState",
     "adadelta",
     "adagrad",
@@ -52,8 +54,10 @@ __all__ = [
     "hyperparameter_names",
     "lion",
     "momentum",
+    "muon",
     "nadam",
     "nesterov",
+    "newton_schulz",
     "register_optimizer",
     "rmsprop",
     "scale_by_adadelta",
@@ -63,6 +67,7 @@ __all__ = [
     "scale_by_learning_rate",
     "scale_by_lion",
     "scale_by_momentum",
+    "scale_by_muon",
     "scale_by_nadam",
     "scale_by_nesterov",
     "scale_by_rmsprop",

@@ -37,6 +37,7 @@ from jaxopt_lab.optimizers.adamw import adamw
 from jaxopt_lab.optimizers.ademamix import ademamix
 from jaxopt_lab.optimizers.lion import lion
 from jaxopt_lab.optimizers.momentum import momentum
+from jaxopt_lab.optimizers.muon import muon
 from jaxopt_lab.optimizers.nadam import nadam
 from jaxopt_lab.optimizers.nesterov import nesterov
 from jaxopt_lab.optimizers.rmsprop import rmsprop
@@ -55,6 +56,7 @@ OPTIMIZERS: dict[str, Factory] = {
     "nadam": nadam,
     "adamw": adamw,
     "lion": lion,
+    "muon": muon,
     "ademamix": ademamix,
 }
 

@@ -30,6 +30,16 @@ CONFORMANCE = {
     "nadam": {"learning_rate": 0.01, "b1": 0.85, "b2": 0.99, "eps": 1e-7},
     "adamw": {"learning_rate": 0.01, "b1": 0.8, "b2": 0.99, "eps": 1e-7, "weight_decay": 1e-3},
     "lion": {"learning_rate": 0.003, "b1": 0.85, "b2": 0.98, "weight_decay": 0.01},
+    # muon_mask=True: the kit's 1-D reference problem goes through Newton–Schulz (as 1 × n).
+    "muon": {
+        "learning_rate": 0.01,
+        "momentum": 0.9,
+        "ns_steps": 4,
+        "eps": 1e-6,
+        "weight_decay": 1e-3,
+        "adjust_lr": "match_rms_adamw",
+        "muon_mask": True,
+    },
     "ademamix": {
         "learning_rate": 0.01,
         "b1": 0.85,
@@ -262,6 +272,7 @@ def test_building_block_composes_with_optax(name):
         "nadam": jol.scale_by_nadam,
         "adamw": jol.scale_by_adam,
         "lion": jol.scale_by_lion,
+        "muon": jol.scale_by_muon,
         "ademamix": jol.scale_by_ademamix,
     }[name]
     schedule = optax.cosine_decay_schedule(0.05, decay_steps=50)
