@@ -200,6 +200,70 @@ def reference_muon(
     return path
 
 
+def _schedule_free_path(grad, theta, steps, learning_rate, beta, warmup_steps, r, power, direction):
+    """y, z, x as the paper writes them; ``direction(g, y, t)`` is d_t. Returns the y's."""
+    z = x = theta
+    y = (1 - beta) * z + beta * x
+    weight_sum, max_lr = 0.0, 0.0
+    path = [y]
+    for t in range(steps):
+        eta = _eta(learning_rate, t) * (min(1.0, (t + 1) / warmup_steps) if warmup_steps else 1.0)
+        max_lr = max(max_lr, eta)
+        weight = (t + 1) ** r * max_lr**power
+        weight_sum += weight
+        c = weight / weight_sum if weight_sum > 0 else 0.0
+        z = z - eta * direction(grad(y), y, t)
+        x = (1 - c) * x + c * z
+        y = (1 - beta) * z + beta * x
+        path.append(y)
+    return path
+
+
+def reference_schedule_free_sgd(
+    grad,
+    theta,
+    steps,
+    learning_rate=1.0,
+    momentum=0.9,
+    weight_decay=0.0,
+    warmup_steps=0,
+    r=0.0,
+    weight_lr_power=2.0,
+):
+    def direction(g, y, t):
+        return g + weight_decay * y
+
+    return _schedule_free_path(
+        grad, theta, steps, learning_rate, momentum, warmup_steps, r, weight_lr_power, direction
+    )
+
+
+def reference_schedule_free_adamw(
+    grad,
+    theta,
+    steps,
+    learning_rate=0.0025,
+    b1=0.9,
+    b2=0.999,
+    eps=1e-8,
+    weight_decay=0.0,
+    warmup_steps=0,
+    r=0.0,
+    weight_lr_power=2.0,
+):
+    v = np.zeros_like(theta)
+
+    def direction(g, y, t):
+        nonlocal v
+        v = b2 * v + (1 - b2) * g**2
+        v_hat = v / (1 - b2 ** (t + 1))
+        return g / (np.sqrt(v_hat) + eps) + weight_decay * y
+
+    return _schedule_free_path(
+        grad, theta, steps, learning_rate, b1, warmup_steps, r, weight_lr_power, direction
+    )
+
+
 def reference_ademamix(
     grad,
     theta,
@@ -258,5 +322,7 @@ REFERENCES = {
     "adamw": reference_adamw,
     "lion": reference_lion,
     "muon": reference_muon,
+    "schedule_free_sgd": reference_schedule_free_sgd,
+    "schedule_free_adamw": reference_schedule_free_adamw,
     "ademamix": reference_ademamix,
 }

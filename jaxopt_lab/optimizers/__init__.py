@@ -30,6 +30,15 @@ from jaxopt_lab.optimizers.registry import (
     register_optimizer,
 )
 from jaxopt_lab.optimizers.rmsprop import ScaleByRmspropState, rmsprop, scale_by_rmsprop
+from jaxopt_lab.optimizers.schedule_free import (
+    ScaleByRmsState,
+    ScheduleFreeState,
+    eval_params,
+    scale_by_bias_corrected_rms,
+    schedule_free,
+    schedule_free_adamw,
+    schedule_free_sgd,
+)
 from jaxopt_lab.optimizers.sgd import sgd
 
 __all__ = [
@@ -42,13 +51,16 @@ __all__ = [
     "ScaleByLionState",
     "ScaleByMomentumState",
     "ScaleByMuonState",
+    "ScaleByRmsState",
     "ScaleByRmspropState",
+    "ScheduleFreeState",
     "adadelta",
     "adagrad",
     "adam",
     "adamw",
     "add_decayed_weights",
     "ademamix",
+    "eval_params",
     "flat",
     "get_optimizer",
     "hyperparameter_names",
@@ -64,6 +76,7 @@ __all__ = [
     "scale_by_adagrad",
     "scale_by_adam",
     "scale_by_ademamix",
+    "scale_by_bias_corrected_rms",
     "scale_by_learning_rate",
     "scale_by_lion",
     "scale_by_momentum",
@@ -71,5 +84,8 @@ __all__ = [
     "scale_by_nadam",
     "scale_by_nesterov",
     "scale_by_rmsprop",
+    "schedule_free",
+    "schedule_free_adamw",
+    "schedule_free_sgd",
     "sgd",
 ]

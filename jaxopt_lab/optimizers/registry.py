@@ -41,6 +41,7 @@ from jaxopt_lab.optimizers.muon import muon
 from jaxopt_lab.optimizers.nadam import nadam
 from jaxopt_lab.optimizers.nesterov import nesterov
 from jaxopt_lab.optimizers.rmsprop import rmsprop
+from jaxopt_lab.optimizers.schedule_free import schedule_free_adamw, schedule_free_sgd
 from jaxopt_lab.optimizers.sgd import sgd
 
 Factory = Callable[..., optax.GradientTransformation]
@@ -57,6 +58,8 @@ OPTIMIZERS: dict[str, Factory] = {
     "adamw": adamw,
     "lion": lion,
     "muon": muon,
+    "schedule_free_sgd": schedule_free_sgd,
+    "schedule_free_adamw": schedule_free_adamw,
     "ademamix": ademamix,
 }
 

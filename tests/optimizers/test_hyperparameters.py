@@ -50,6 +50,15 @@ BAD = [
     ("muon", {"adam_learning_rate": -1.0}, "learning_rate=-1.0"),
     ("muon", {"adam_b2": 1.0}, "b2=1.0"),
     ("muon", {"adam_eps": -1.0}, "eps=-1.0"),
+    ("schedule_free_sgd", {"momentum": 0.0}, "momentum=0.0 is invalid: it must lie in (0, 1)"),
+    ("schedule_free_sgd", {"momentum": 1.0}, "momentum=1.0 is invalid: it must lie in (0, 1)"),
+    ("schedule_free_sgd", {"warmup_steps": -1}, "warmup_steps=-1 is invalid"),
+    ("schedule_free_sgd", {"warmup_steps": 2.5}, "warmup_steps=2.5 is invalid"),
+    ("schedule_free_sgd", {"r": -1.0}, "r=-1.0"),
+    ("schedule_free_adamw", {"b1": 0.0}, "b1=0.0 is invalid: it must lie in (0, 1)"),
+    ("schedule_free_adamw", {"b2": 1.0}, "b2=1.0"),
+    ("schedule_free_adamw", {"weight_lr_power": -2.0}, "weight_lr_power=-2.0"),
+    ("schedule_free_adamw", {"weight_decay": -0.1}, "weight_decay=-0.1"),
     ("ademamix", {"b3": 1.0}, "b3=1.0"),
     ("ademamix", {"alpha": -5.0}, "alpha=-5.0"),
     ("ademamix", {"b3_warmup": 0}, "b3_warmup=0 is invalid: it must be an integer >= 1"),
@@ -113,6 +122,7 @@ def test_boundaries_are_accepted():
     jol.adam(learning_rate=0.0, b1=0.0, b2=0.0, eps=0.0)
     jol.lion(learning_rate=0.0, b1=0.0, b2=0.0)
     jol.muon(momentum=0.0, ns_steps=0, eps=0.0, ns_dtype=jnp.bfloat16, adjust_lr="match_rms_adamw")
+    jol.schedule_free_sgd(learning_rate=0.0, warmup_steps=0, r=0.0, weight_lr_power=0.0)
     jol.ademamix(b3=0.0, alpha=0.0, b3_warmup=1, alpha_warmup=1)
 
 

@@ -40,6 +40,24 @@ CONFORMANCE = {
         "adjust_lr": "match_rms_adamw",
         "muon_mask": True,
     },
+    "schedule_free_sgd": {
+        "learning_rate": 0.05,
+        "momentum": 0.8,
+        "weight_decay": 1e-3,
+        "warmup_steps": 5,
+        "r": 0.5,
+        "weight_lr_power": 1.5,
+    },
+    "schedule_free_adamw": {
+        "learning_rate": 0.01,
+        "b1": 0.85,
+        "b2": 0.99,
+        "eps": 1e-7,
+        "weight_decay": 1e-3,
+        "warmup_steps": 5,
+        "r": 0.5,
+        "weight_lr_power": 1.5,
+    },
     "ademamix": {
         "learning_rate": 0.01,
         "b1": 0.85,
@@ -273,6 +291,8 @@ def test_building_block_composes_with_optax(name):
         "adamw": jol.scale_by_adam,
         "lion": jol.scale_by_lion,
         "muon": jol.scale_by_muon,
+        "schedule_free_sgd": optax.identity,  # schedule-free's direction; η lives in its average
+        "schedule_free_adamw": jol.scale_by_bias_corrected_rms,
         "ademamix": jol.scale_by_ademamix,
     }[name]
     schedule = optax.cosine_decay_schedule(0.05, decay_steps=50)
