@@ -89,13 +89,12 @@ def schedule_free(
 
     def init_fn(params):
         dtype = jnp.result_type(float)
-        zero = jnp.zeros([], dtype)
         z = jax.tree.map(jnp.array, params)  # a copy: params and z may both be donated
         return ScheduleFreeState(
             count=jnp.zeros([], jnp.int32),
-            b1=jnp.asarray(b1, dtype),
-            weight_sum=zero,
-            max_lr=zero,
+            b1=jnp.array(b1, dtype),
+            weight_sum=jnp.zeros([], dtype),  # one array per leaf, so the state can be donated
+            max_lr=jnp.zeros([], dtype),
             z=z,
             direction_state=direction.init(params),
         )
@@ -120,7 +119,7 @@ def schedule_free(
         z = tree_map_like(lambda z, d: z - eta * d, state.z, d)
         new_state = ScheduleFreeState(
             count=optax.safe_increment(state.count),
-            b1=jnp.asarray(b1, dtype),
+            b1=jnp.array(b1, dtype),
             weight_sum=weight_sum,
             max_lr=max_lr,
             z=z,
