@@ -57,6 +57,12 @@ OPTAX_EQUIVALENTS: dict[str, Callable[[], optax.GradientTransformation]] = {
     "adadelta": lambda: optax.adadelta(LEARNING_RATE, rho=0.9, eps=1e-6),
     "nadam": lambda: optax.nadam(LEARNING_RATE),
     "adamw": lambda: optax.adamw(LEARNING_RATE, weight_decay=1e-2),
+    "lion": lambda: optax.lion(LEARNING_RATE, weight_decay=0.0),
+    # optax bias-corrects Muon's momentum and reads A × B as (in, out): see muon.py.
+    "muon": lambda: optax.contrib.muon(LEARNING_RATE, eps=1e-7),
+    "schedule_free_sgd": lambda: optax.contrib.schedule_free_sgd(LEARNING_RATE),
+    "schedule_free_adamw": lambda: optax.contrib.schedule_free_adamw(LEARNING_RATE),
+    "ademamix": lambda: optax.contrib.ademamix(LEARNING_RATE),
 }
 
 _SIZE_SUFFIXES = {"": 1, "k": 1_000, "M": 1_000_000}

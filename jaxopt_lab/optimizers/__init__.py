@@ -11,13 +11,16 @@ from jaxopt_lab.optimizers.adadelta import ScaleByAdadeltaState, adadelta, scale
 from jaxopt_lab.optimizers.adagrad import ScaleByAdagradState, adagrad, scale_by_adagrad
 from jaxopt_lab.optimizers.adam import ScaleByAdamState, adam, scale_by_adam
 from jaxopt_lab.optimizers.adamw import adamw, add_decayed_weights
+from jaxopt_lab.optimizers.ademamix import ScaleByAdemamixState, ademamix, scale_by_ademamix
 from jaxopt_lab.optimizers.flat import flat
+from jaxopt_lab.optimizers.lion import ScaleByLionState, lion, scale_by_lion
 from jaxopt_lab.optimizers.momentum import (
     MomentumState,
     ScaleByMomentumState,
     momentum,
     scale_by_momentum,
 )
+from jaxopt_lab.optimizers.muon import ScaleByMuonState, muon, newton_schulz, scale_by_muon
 from jaxopt_lab.optimizers.nadam import nadam, scale_by_nadam
 from jaxopt_lab.optimizers.nesterov import nesterov, scale_by_nesterov
 from jaxopt_lab.optimizers.registry import (
@@ -27,6 +30,15 @@ from jaxopt_lab.optimizers.registry import (
     register_optimizer,
 )
 from jaxopt_lab.optimizers.rmsprop import ScaleByRmspropState, rmsprop, scale_by_rmsprop
+from jaxopt_lab.optimizers.schedule_free import (
+    ScaleByRmsState,
+    ScheduleFreeState,
+    eval_params,
+    scale_by_bias_corrected_rms,
+    schedule_free,
+    schedule_free_adamw,
+    schedule_free_sgd,
+)
 from jaxopt_lab.optimizers.sgd import sgd
 
 __all__ = [
@@ -35,28 +47,45 @@ __all__ = [
     "ScaleByAdadeltaState",
     "ScaleByAdagradState",
     "ScaleByAdamState",
+    "ScaleByAdemamixState",
+    "ScaleByLionState",
     "ScaleByMomentumState",
+    "ScaleByMuonState",
+    "ScaleByRmsState",
     "ScaleByRmspropState",
+    "ScheduleFreeState",
     "adadelta",
     "adagrad",
     "adam",
     "adamw",
     "add_decayed_weights",
+    "ademamix",
+    "eval_params",
     "flat",
     "get_optimizer",
     "hyperparameter_names",
+    "lion",
     "momentum",
+    "muon",
     "nadam",
     "nesterov",
+    "newton_schulz",
     "register_optimizer",
     "rmsprop",
     "scale_by_adadelta",
     "scale_by_adagrad",
     "scale_by_adam",
+    "scale_by_ademamix",
+    "scale_by_bias_corrected_rms",
     "scale_by_learning_rate",
+    "scale_by_lion",
     "scale_by_momentum",
+    "scale_by_muon",
     "scale_by_nadam",
     "scale_by_nesterov",
     "scale_by_rmsprop",
+    "schedule_free",
+    "schedule_free_adamw",
+    "schedule_free_sgd",
     "sgd",
 ]

@@ -83,6 +83,56 @@ def check_non_negative(name: str, value: Any) -> None:
         raise ValueError(f"{name}={number!r} is invalid: it must be a finite number >= 0.")
 
 
+def check_open_unit_interval(name: str, value: Any) -> None:
+    """A weight that is divided by somewhere (schedule-free's β₁) lies in (0, 1).
+
+    An integer array is left alone: ``optax.inject_hyperparams`` casts float hyperparameters to
+    integer parameters' dtype (0.9 becomes 0), and ``init`` then names the parameters instead.
+    """
+    if isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jnp.integer):
+        return
+    number = _concrete(name, value)
+    if number is not None and not 0.0 < number < 1.0:
+        raise ValueError(f"{name}={number!r} is invalid: it must lie in (0, 1).")
+
+
+def check_integer(name: str, value: Any, minimum: int) -> None:
+    """A count (Newton–Schulz steps, warmup steps) is an integer ≥ ``minimum``."""
+    number = _concrete(name, value)
+    if number is not None and not (
+        jnp.issubdtype(np.asarray(value).dtype, jnp.integer) and number >= minimum
+    ):
+        raise ValueError(f"{name}={value!r} is invalid: it must be an integer >= {minimum}.")
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """A string option is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(
+            f"{name}={value!r} is invalid: it must be one of {', '.join(map(repr, choices))}."
+        )
+
+
+def check_finite_tuple(name: str, value: Any, length: int) -> None:
+    """A tuple (or list) of ``length`` finite real numbers."""
+    if not isinstance(value, tuple | list) or len(value) != length:
+        raise ValueError(f"{name}={value!r} is invalid: it must be a tuple of {length} numbers.")
+    for item in value:
+        number = _concrete(name, item)
+        if number is not None and not math.isfinite(number):
+            raise ValueError(f"{name}={value!r} is invalid: every entry must be finite.")
+
+
+def check_float_dtype(name: str, value: Any) -> None:
+    """None (meaning the parameters' dtype) or a real floating-point dtype."""
+    try:
+        floating = value is None or jnp.issubdtype(jnp.dtype(value), jnp.floating)
+    except TypeError:
+        floating = False
+    if not floating:
+        raise ValueError(f"{name}={value!r} is invalid: it must be None or a float dtype.")
+
+
 def check_float_params(params: Any) -> None:
     """``TypeError`` unless every leaf of ``params`` has a real floating dtype (see module doc).
 

@@ -14,7 +14,8 @@ adds its update to the parameter, which XLA fuses into one kernel per leaf. The 
 concatenation of the gradients (and of the parameters, when the optimizer reads them) each step,
 a copy that costs more than it saves on a few large leaves: use it for many small ones.
 
-The rule is unchanged for every element-wise optimizer (all of this library's): op by op the
+The rule is unchanged for every element-wise optimizer (all of this library's but ``muon``,
+whose Newton–Schulz iteration reduces over each matrix and would see one vector): op by op the
 results are bit-identical to ``opt``'s, and under jit they agree to float32 rounding, because
 XLA on CPU contracts a·b + c into one fused multiply-add where its fusion allows, and a flat
 buffer fuses differently from separate leaves (as optax and this library differ). Measured on

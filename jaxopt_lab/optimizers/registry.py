@@ -34,10 +34,14 @@ from jaxopt_lab.optimizers.adadelta import adadelta
 from jaxopt_lab.optimizers.adagrad import adagrad
 from jaxopt_lab.optimizers.adam import adam
 from jaxopt_lab.optimizers.adamw import adamw
+from jaxopt_lab.optimizers.ademamix import ademamix
+from jaxopt_lab.optimizers.lion import lion
 from jaxopt_lab.optimizers.momentum import momentum
+from jaxopt_lab.optimizers.muon import muon
 from jaxopt_lab.optimizers.nadam import nadam
 from jaxopt_lab.optimizers.nesterov import nesterov
 from jaxopt_lab.optimizers.rmsprop import rmsprop
+from jaxopt_lab.optimizers.schedule_free import schedule_free_adamw, schedule_free_sgd
 from jaxopt_lab.optimizers.sgd import sgd
 
 Factory = Callable[..., optax.GradientTransformation]
@@ -52,6 +56,11 @@ OPTIMIZERS: dict[str, Factory] = {
     "adadelta": adadelta,
     "nadam": nadam,
     "adamw": adamw,
+    "lion": lion,
+    "muon": muon,
+    "schedule_free_sgd": schedule_free_sgd,
+    "schedule_free_adamw": schedule_free_adamw,
+    "ademamix": ademamix,
 }
 
 # Gradient clipping before the optimizer, by method: threshold ↦ transformation.

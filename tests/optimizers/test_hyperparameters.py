@@ -34,6 +34,36 @@ BAD = [
         "initial_accumulator_value",
     ),
     ("adam", {"eps": math.nan}, "eps=nan"),
+    ("lion", {"b1": 1.0}, "b1=1.0"),
+    ("lion", {"b2": -0.5}, "b2=-0.5"),
+    ("lion", {"weight_decay": -1.0}, "weight_decay=-1.0"),
+    ("muon", {"momentum": 1.0}, "momentum=1.0"),
+    ("muon", {"ns_steps": -1}, "ns_steps=-1 is invalid: it must be an integer >= 0"),
+    ("muon", {"ns_steps": 5.0}, "ns_steps=5.0 is invalid: it must be an integer"),
+    ("muon", {"ns_coefficients": (3.4, -4.7)}, "ns_coefficients=(3.4, -4.7) is invalid"),
+    ("muon", {"ns_coefficients": (3.4, math.inf, 2.0)}, "every entry must be finite"),
+    ("muon", {"eps": -1e-7}, "eps=-1e-07"),
+    ("muon", {"weight_decay": math.nan}, "weight_decay=nan"),
+    ("muon", {"adjust_lr": "spectral"}, "adjust_lr='spectral' is invalid: it must be one of"),
+    ("muon", {"ns_dtype": "int32"}, "ns_dtype='int32' is invalid: it must be None or a float"),
+    ("muon", {"nesterov": "yes"}, "nesterov='yes' is invalid: it must be True or False"),
+    ("muon", {"adam_learning_rate": -1.0}, "learning_rate=-1.0"),
+    ("muon", {"adam_b2": 1.0}, "b2=1.0"),
+    ("muon", {"adam_eps": -1.0}, "eps=-1.0"),
+    ("schedule_free_sgd", {"momentum": 0.0}, "momentum=0.0 is invalid: it must lie in (0, 1)"),
+    ("schedule_free_sgd", {"momentum": 1.0}, "momentum=1.0 is invalid: it must lie in (0, 1)"),
+    ("schedule_free_sgd", {"warmup_steps": -1}, "warmup_steps=-1 is invalid"),
+    ("schedule_free_sgd", {"warmup_steps": 2.5}, "warmup_steps=2.5 is invalid"),
+    ("schedule_free_sgd", {"r": -1.0}, "r=-1.0"),
+    ("schedule_free_adamw", {"b1": 0.0}, "b1=0.0 is invalid: it must lie in (0, 1)"),
+    ("schedule_free_adamw", {"b2": 1.0}, "b2=1.0"),
+    ("schedule_free_adamw", {"weight_lr_power": -2.0}, "weight_lr_power=-2.0"),
+    ("schedule_free_adamw", {"weight_decay": -0.1}, "weight_decay=-0.1"),
+    ("ademamix", {"b3": 1.0}, "b3=1.0"),
+    ("ademamix", {"alpha": -5.0}, "alpha=-5.0"),
+    ("ademamix", {"b3_warmup": 0}, "b3_warmup=0 is invalid: it must be an integer >= 1"),
+    ("ademamix", {"alpha_warmup": 10.5}, "alpha_warmup=10.5 is invalid"),
+    ("ademamix", {"b1": -0.1}, "b1=-0.1"),
 ]
 
 
@@ -90,6 +120,10 @@ def test_non_scalar_hyperparameter_is_refused():
 def test_boundaries_are_accepted():
     jol.momentum(0.0, momentum=0.0)
     jol.adam(learning_rate=0.0, b1=0.0, b2=0.0, eps=0.0)
+    jol.lion(learning_rate=0.0, b1=0.0, b2=0.0)
+    jol.muon(momentum=0.0, ns_steps=0, eps=0.0, ns_dtype=jnp.bfloat16, adjust_lr="match_rms_adamw")
+    jol.schedule_free_sgd(learning_rate=0.0, warmup_steps=0, r=0.0, weight_lr_power=0.0)
+    jol.ademamix(b3=0.0, alpha=0.0, b3_warmup=1, alpha_warmup=1)
 
 
 def test_low_precision_injected_decay_rounding_to_one_gets_a_hint():

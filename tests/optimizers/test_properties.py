@@ -29,6 +29,46 @@ CONFORMANCE = {
     "adadelta": {"learning_rate": 0.1, "rho": 0.85, "eps": 1e-5},
     "nadam": {"learning_rate": 0.01, "b1": 0.85, "b2": 0.99, "eps": 1e-7},
     "adamw": {"learning_rate": 0.01, "b1": 0.8, "b2": 0.99, "eps": 1e-7, "weight_decay": 1e-3},
+    "lion": {"learning_rate": 0.003, "b1": 0.85, "b2": 0.98, "weight_decay": 0.01},
+    # muon_mask=True: the kit's 1-D reference problem goes through Newton–Schulz (as 1 × n).
+    "muon": {
+        "learning_rate": 0.01,
+        "momentum": 0.9,
+        "ns_steps": 4,
+        "eps": 1e-6,
+        "weight_decay": 1e-3,
+        "adjust_lr": "match_rms_adamw",
+        "muon_mask": True,
+    },
+    "schedule_free_sgd": {
+        "learning_rate": 0.05,
+        "momentum": 0.8,
+        "weight_decay": 1e-3,
+        "warmup_steps": 5,
+        "r": 0.5,
+        "weight_lr_power": 1.5,
+    },
+    "schedule_free_adamw": {
+        "learning_rate": 0.01,
+        "b1": 0.85,
+        "b2": 0.99,
+        "eps": 1e-7,
+        "weight_decay": 1e-3,
+        "warmup_steps": 5,
+        "r": 0.5,
+        "weight_lr_power": 1.5,
+    },
+    "ademamix": {
+        "learning_rate": 0.01,
+        "b1": 0.85,
+        "b2": 0.99,
+        "b3": 0.995,
+        "alpha": 3.0,
+        "b3_warmup": 20,
+        "alpha_warmup": 30,
+        "eps": 1e-7,
+        "weight_decay": 1e-3,
+    },
 }
 
 
@@ -249,6 +289,11 @@ def test_building_block_composes_with_optax(name):
         "adadelta": jol.scale_by_adadelta,
         "nadam": jol.scale_by_nadam,
         "adamw": jol.scale_by_adam,
+        "lion": jol.scale_by_lion,
+        "muon": jol.scale_by_muon,
+        "schedule_free_sgd": optax.identity,  # schedule-free's direction; η lives in its average
+        "schedule_free_adamw": jol.scale_by_bias_corrected_rms,
+        "ademamix": jol.scale_by_ademamix,
     }[name]
     schedule = optax.cosine_decay_schedule(0.05, decay_steps=50)
     optimizer = optax.chain(

@@ -31,7 +31,9 @@ CASES = [
     ("nadam", {"learning_rate": 0.05, "b1": 0.85, "b2": 0.99, "eps": 1e-7}),
     ("adamw", {"learning_rate": 0.05, "b1": 0.8, "b2": 0.99, "eps": 1e-7, "weight_decay": 0.1}),
 ]
-DEFAULT_CASES = [(name, {"learning_rate": 1e-3}) for name in jol.OPTIMIZERS]
+# Muon orthogonalises each matrix of the two-leaf tree, which the NumPy rule on the 6-vector
+# cannot follow; the conformance kit checks its NumPy rule, test_references.py a pytree.
+DEFAULT_CASES = [(name, {"learning_rate": 1e-3}) for name in jol.OPTIMIZERS if name != "muon"]
 
 
 def run_library(optimizer: optax.GradientTransformation, steps: int = STEPS) -> list[np.ndarray]:

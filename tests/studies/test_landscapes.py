@@ -40,6 +40,6 @@ def test_diverging_rates_score_infinite_and_are_never_chosen():
 
 def test_unknown_names_are_clear_errors():
     with pytest.raises(ValueError, match="unknown optimizer"):
-        landscapes.trajectories("lion", landscapes.quadratic, (0.0, 0.0), [0.1], 3)
+        landscapes.trajectories("adabelief", landscapes.quadratic, (0.0, 0.0), [0.1], 3)
     with pytest.raises(ValueError, match="unknown test functions"):
         landscapes.run({"functions": ["himmelblau"]})
