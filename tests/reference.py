@@ -167,7 +167,8 @@ def reference_muon(
 ):
     """Muon for one array θ when ``muon_mask`` (None: θ is 2-D) takes it, AdamW otherwise.
 
-    A vector taken by Muon is the 1 × n matrix; ``ns_dtype`` is ignored (float64 throughout).
+    θ is (fan_in, fan_out), so "original" is √max(1, cols/rows); a vector taken by Muon is the
+    1 × n matrix; ``ns_dtype`` is ignored (float64 throughout).
     """
     mask = muon_mask(theta) if callable(muon_mask) else muon_mask
     if not (theta.ndim == 2 if mask is None else mask):
@@ -183,7 +184,7 @@ def reference_muon(
         )
     rows, cols = theta.shape if theta.ndim == 2 else (1, theta.size)
     scale = (
-        np.sqrt(max(1, rows / cols)) if adjust_lr == "original" else 0.2 * np.sqrt(max(rows, cols))
+        np.sqrt(max(1, cols / rows)) if adjust_lr == "original" else 0.2 * np.sqrt(max(rows, cols))
     )
     m = np.zeros_like(theta)
     path = [theta]

@@ -1,12 +1,13 @@
 """Muon: momentum orthogonalised by a Newton–Schulz iteration, for matrices; AdamW for the rest.
 
-For a weight matrix of shape A × B, with β the momentum and t the step:
+For a weight matrix of shape A × B = fan_in × fan_out (a Flax ``Dense`` kernel's layout), with β
+the momentum and t the step:
 
     m ← β m + (1 − β) g                       (torch's lerp form: m.lerp_(g, 1 − β))
     u = (1 − β) g + β m  if Nesterov, else m
     O = NS(u / (‖u‖_F + ε))                   5 steps of X ← a X + (b XXᵀ + c (XXᵀ)²) X,
                                               on the transpose when A > B (so XXᵀ is small)
-    θ ← θ (1 − η λ) − η s O,   s = √max(1, A/B)   ("original", Jordan)
+    θ ← θ (1 − η λ) − η s O,   s = √max(1, B/A)   ("original", Jordan)
                                s = 0.2 √max(A, B) ("match_rms_adamw", Liu et al.)
 
 (a, b, c) = (3.4445, −4.775, 2.0315) pushes every singular value of u towards 1 quickly rather
@@ -18,7 +19,8 @@ Leaves that are not 2-D (biases, scalars) go to AdamW inside the same transforma
 ``adam_learning_rate`` (default η). ``muon_mask`` overrides which leaves Muon takes: a pytree of
 bools shaped like (or a prefix of) the params, or a function of the params returning one. A
 leaf it gives Muon that is not 2-D is viewed as a matrix: 1-D (and 0-D) as one row 1 × n, more
-dimensions as shape[0] × (the rest), as Jordan's code does for convolution filters.
+dimensions as (the rest) × shape[-1], fan_in × fan_out of a Flax convolution kernel
+(h, w, in, out), as Jordan's code flattens torch's (out, in, h, w) filters to out × (the rest).
 
 References: Jordan et al. (2024), "Muon: an optimizer for hidden layers in neural networks",
 kellerjordan.github.io/posts/muon; Liu et al. (2025), "Muon is scalable for LLM training",
@@ -34,12 +36,10 @@ Nesterov, the coefficients, ε = 1e-7 and the steps these are (its η is 1e-3 an
   behaviour). The reference test runs torch's iteration in float64.
 - torch normalises by max(‖u‖_F, ε), here by ‖u‖_F + ε (Jordan's and optax's form); the two
   differ by ε/‖u‖_F relatively.
-- A and B are the array's own dimensions, shape[0] and shape[1], as in torch. torch stores a
-  linear layer's weight as (out, in), so its s = √max(1, fan_out/fan_in); a Flax kernel is
-  (in, out), for which the same formula is √max(1, fan_in/fan_out). ``optax.contrib.muon`` reads
-  a 2-D leaf as (in, out) and computes √max(1, fan_out/fan_in) = √max(1, B/A): for A ≠ B its
-  "original" scale is the transpose of this one (the same as here with
-  ``muon_weight_dimension_numbers=MuonDimensionNumbers(1, 0)``).
+- s = √max(1, fan_out/fan_in) is the scale Jordan's code and torch intend: they store a linear
+  layer's weight as (out, in) and write √max(1, rows/cols). A Flax kernel is (in, out), so here
+  that is √max(1, B/A), as ``optax.contrib.muon`` computes with its default dimension numbers;
+  the reference tests hand torch the transposed matrices.
 - ``optax.contrib.muon`` bias-corrects the momentum. Without Nesterov that is a scalar factor
   which the normalisation cancels (up to ε); with Nesterov it weights g and m differently in
   the first steps (β m̂_{t+1} + (1 − β) ĝ_t), so the two agree only once β^t is negligible.
@@ -82,12 +82,13 @@ class ScaleByMuonState(NamedTuple):
 
 
 def matrix_shape(shape: tuple[int, ...]) -> tuple[int, int]:
-    """A × B, the shape Muon sees a leaf as: 2-D as it is, 1 × n below, shape[0] × rest above."""
+    """A × B = fan_in × fan_out, the shape Muon sees a leaf as: 2-D as it is, 1 × n below,
+    (the rest) × shape[-1] above (a Flax convolution kernel's (h, w, in) × out)."""
     if len(shape) == 2:
         return shape
     if len(shape) < 2:
         return (1, math.prod(shape))
-    return (shape[0], math.prod(shape[1:]))
+    return (math.prod(shape[:-1]), shape[-1])
 
 
 def newton_schulz(
@@ -112,11 +113,12 @@ def newton_schulz(
 
 
 def shape_scale(shape: tuple[int, ...], adjust_lr: str) -> float:
-    """s for a leaf of ``shape`` viewed as an A × B matrix: √max(1, A/B) or 0.2 √max(A, B)."""
-    rows, cols = matrix_shape(shape)
+    """s for a leaf of ``shape`` viewed as an A × B = fan_in × fan_out matrix: √max(1, B/A) or
+    0.2 √max(A, B)."""
+    fan_in, fan_out = matrix_shape(shape)
     if adjust_lr == "original":
-        return math.sqrt(max(1.0, rows / cols))
-    return 0.2 * math.sqrt(max(rows, cols))
+        return math.sqrt(max(1.0, fan_out / fan_in))
+    return 0.2 * math.sqrt(max(fan_in, fan_out))
 
 
 def scale_by_muon(
@@ -198,7 +200,8 @@ def muon(
       ns_coefficients: (a, b, c) of the quintic iteration (default (3.4445, −4.775, 2.0315)).
       eps: ε ≥ 0 in u / (‖u‖_F + ε) (default 1e-7).
       weight_decay: λ ≥ 0 for Muon's leaves, multiplied by η (default 0).
-      adjust_lr: the scale s, "original" √max(1, A/B) or "match_rms_adamw" 0.2 √max(A, B).
+      adjust_lr: the scale s, "original" √max(1, B/A) or "match_rms_adamw" 0.2 √max(A, B),
+        for A × B = fan_in × fan_out.
       ns_dtype: the dtype Newton–Schulz runs in; None (default) is each parameter's dtype.
       adam_learning_rate: η for the AdamW leaves; None (default) is ``learning_rate``.
       adam_b1, adam_b2, adam_eps, adam_weight_decay: AdamW's β₁ (0.9), β₂ (0.999), ε (1e-8)

@@ -59,7 +59,7 @@ def test_the_masked_out_matrix_follows_adamw_exactly():
 
 
 @pytest.mark.parametrize(
-    ("shape", "matrix"), [((5, 3), (5, 3)), ((4,), (1, 4)), ((), (1, 1)), ((2, 3, 4), (2, 12))]
+    ("shape", "matrix"), [((5, 3), (5, 3)), ((4,), (1, 4)), ((), (1, 1)), ((2, 3, 4), (6, 4))]
 )
 def test_a_leaf_given_to_muon_is_viewed_as_a_matrix(shape, matrix):
     assert matrix_shape(shape) == matrix

@@ -11,12 +11,13 @@ amplification makes rounding grow to 1e-7). The NumPy rules in ``tests/reference
 checked by the conformance kit.
 
 - optax (always): ``optax.lion``; ``optax.contrib.muon`` without Nesterov, ε = 1e-12 (it
-  bias-corrects the momentum, which only ε does not cancel) and dimension numbers that read A × B
-  as the array's (rows, columns); ``optax.contrib.schedule_free_sgd``/``_adamw`` without warmup
-  and r = 0; ``optax.contrib.ademamix`` with the paper's schedulers, written out below, as
-  schedules of its 0-based count.
+  bias-corrects the momentum, which only ε does not cancel), with its default dimension
+  numbers (a 2-D leaf is (fan_in, fan_out), as here); ``optax.contrib.schedule_free_sgd`` and
+  ``_adamw`` without warmup and r = 0; ``optax.contrib.ademamix`` with the paper's schedulers,
+  written out below, as schedules of its 0-based count.
 - PyTorch (skipped without the packages of the ``torch`` extra): ``lion_pytorch.Lion``;
-  ``torch.optim.Muon`` on the matrices with its Newton–Schulz run in float64 (it casts to
+  ``torch.optim.Muon`` on the matrices, transposed to torch's (out, in) layout, with its
+  Newton–Schulz run in float64 (it casts to
   bfloat16) and ``torch.optim.AdamW`` on the vector, with ε = 1e-12 (torch divides by
   max(‖u‖, ε), this library by ‖u‖ + ε) and once with the default ε = 1e-7 (2.5e-8 apart at
   most: rtol 1e-5, atol 1e-7); ``schedulefree.SGDScheduleFree`` and
@@ -73,23 +74,37 @@ def run_jax(optimizer: optax.GradientTransformation, steps: int = STEPS):
     return path, state, params
 
 
-def run_torch(make: Callable[[dict[str, Any]], list[Any]], steps: int = STEPS):
-    """The trajectory of torch optimizers built by ``make(parameters)``, and the parameters."""
+def run_torch(
+    make: Callable[[dict[str, Any]], list[Any]], steps: int = STEPS, transposed: tuple = ()
+):
+    """The trajectory of torch optimizers built by ``make(parameters)``, and the parameters.
+
+    The leaves named in ``transposed`` live in torch transposed, (out, in) for this library's
+    (in, out), with their gradients; the trajectory is given back in this library's layout.
+    """
     torch = pytest.importorskip("torch", reason=TORCH_REASON)
     torch.set_num_threads(1)
+
+    def flip(name, array):
+        return array.T if name in transposed else array
+
     params = {
-        name: torch.nn.Parameter(torch.tensor(leaf, dtype=torch.float64))
+        name: torch.nn.Parameter(torch.tensor(flip(name, leaf), dtype=torch.float64))
         for name, leaf in START.items()
     }
+
+    def ours():
+        return {name: flip(name, p.detach().numpy().copy()) for name, p in params.items()}
+
     optimizers = make(params)
     path = [START]
     for _ in range(steps):
-        grads = _grad({name: p.detach().numpy().copy() for name, p in params.items()})
+        grads = _grad(ours())
         for name, p in params.items():
-            p.grad = torch.tensor(grads[name], dtype=torch.float64)
+            p.grad = torch.tensor(flip(name, grads[name]).copy(), dtype=torch.float64)
         for optimizer in optimizers:
             optimizer.step()
-        path.append({name: p.detach().numpy().copy() for name, p in params.items()})
+        path.append(ours())
     return path, params
 
 
@@ -142,7 +157,6 @@ def test_muon_without_nesterov_matches_optax_contrib_muon(adjust_lr):
     ours, _, _ = run_jax(
         jol.muon(**MUON, **ADAM, nesterov=False, eps=eps, adam_eps=eps, adjust_lr=adjust_lr)
     )
-    rows_by_columns = optax.contrib.MuonDimensionNumbers(reduction_axis=1, output_axis=0)
     theirs, _, _ = run_jax(
         optax.contrib.muon(
             MUON["learning_rate"],
@@ -155,11 +169,6 @@ def test_muon_without_nesterov_matches_optax_contrib_muon(adjust_lr):
             adam_b2=ADAM["adam_b2"],
             adam_weight_decay=ADAM["adam_weight_decay"],
             adam_learning_rate=ADAM["adam_learning_rate"],
-            muon_weight_dimension_numbers={
-                "tall": rows_by_columns,
-                "wide": rows_by_columns,
-                "bias": None,
-            },
             consistent_rms=0.2 if adjust_lr == "match_rms_adamw" else None,
         )
     )
@@ -226,7 +235,7 @@ def test_muon_matches_torch_optim_muon_with_adamw_on_the_vector(
         )
         return [muon, adamw]
 
-    theirs, _ = run_torch(make)
+    theirs, _ = run_torch(make, transposed=("tall", "wide"))
     assert_paths_close(ours, theirs, rtol=rtol, atol=atol)
 
 
