@@ -11,7 +11,8 @@ An epoch, as one XLA program (``make_epoch``), given the epoch's data order (``e
 
     order  = permutation with NumPy's PCG64 seeded by (seed, epoch)   one per seed
     scan over the epoch's batches b:  θ_r, s_r ← train_step(θ_r, s_r, batch_b)   for all runs r
-    train_loss_r = Σ_b ℓ_r(b)·|b| / Σ_b |b|    val_loss_r, val_accuracy_r = evaluate(θ_r)
+    train_loss_r = Σ_b ℓ_r(b)·|b| / Σ_b |b|    val_loss_r, val_accuracy_r = evaluate(x_r)
+    x_r = eval_params(s_r, θ_r): θ_r itself, or a schedule-free optimizer's average x_r
     diverged_r  |= train/val loss or θ_r not finite; a diverged run keeps the state it had at
                    the start of the epoch (frozen), the others are unaffected.
 
@@ -37,6 +38,7 @@ import optax
 from jaxopt_lab.data.splits import normalize
 from jaxopt_lab.engine.step import evaluate, train_step
 from jaxopt_lab.model import INPUT_WIDTH, MLP
+from jaxopt_lab.optimizers.schedule_free import eval_params
 
 LAST_BATCH = ("mask", "drop")  # keep the last partial batch as a masked batch, or drop it
 
@@ -179,13 +181,18 @@ def fast_compile_options() -> dict[str, Any] | None:
 
 
 def evaluate_runs(
-    spec: RunSetSpec, params: Any, images: jax.Array, labels: jax.Array
+    spec: RunSetSpec, params: Any, opt_states: Any, images: jax.Array, labels: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
-    """Loss and accuracy ``[S, L]`` of a group's parameters on a whole split (``as_inputs``)."""
+    """Loss and accuracy ``[S, L]`` of a group's runs on a whole split (``as_inputs``), each
+    at the point its optimizer says to evaluate (``jol.eval_params``: the average x of a
+    schedule-free optimizer, the parameters themselves for any other)."""
     x = as_inputs(images)
-    one = lambda p: evaluate(spec.model.apply, p, x, labels)  # noqa: E731
+
+    def one(p, s):
+        return evaluate(spec.model.apply, eval_params(s, p), x, labels)
+
     seeds, rates = jax.tree.leaves(params)[0].shape[:2]
-    return over_runs(over_runs(one, rates), seeds)(params)
+    return over_runs(over_runs(one, rates), seeds)(params, opt_states)
 
 
 def make_epoch(spec: RunSetSpec) -> Callable[..., tuple[tuple[GroupState, ...], tuple[dict, ...]]]:
@@ -247,7 +254,7 @@ def make_epoch(spec: RunSetSpec) -> Callable[..., tuple[tuple[GroupState, ...], 
         new_states, metrics = [], []
         for g, state in enumerate(states):
             train_loss = totals[g] / spec.samples_per_epoch
-            val_loss, val_accuracy = evaluate_runs(spec, params[g], x_val, y_val)
+            val_loss, val_accuracy = evaluate_runs(spec, params[g], opt_states[g], x_val, y_val)
             bad = ~(jnp.isfinite(train_loss) & jnp.isfinite(val_loss) & _finite(params[g]))
             diverged = state.diverged | bad
             new_states.append(
@@ -270,7 +277,7 @@ def make_evaluate(spec: RunSetSpec) -> Callable[..., tuple[tuple[jax.Array, jax.
     """``(states, images, labels) -> ((loss, accuracy) [S, L] per group)``, to be jitted."""
 
     def evaluate_fn(states, images, labels):
-        return tuple(evaluate_runs(spec, s.params, images, labels) for s in states)
+        return tuple(evaluate_runs(spec, s.params, s.opt_state, images, labels) for s in states)
 
     return evaluate_fn
 

@@ -126,3 +126,40 @@ def test_a_bad_optimizer_is_a_config_error_naming_the_key(study_folder, optimize
     registry.add_module_folder(study_folder)
     with pytest.raises(ConfigError, match=message):
         tiny_config(optimizer=optimizer)
+
+
+def test_a_schedule_free_run_is_validated_and_tested_at_its_average_x(tiny_mnist):
+    """The engine trains y but reports the metrics of x = jol.eval_params(state, y)."""
+    import jax
+    import numpy as np
+
+    import jaxopt_lab as jol
+    from jaxopt_lab.engine.distributed import Placement
+    from jaxopt_lab.engine.loop import evaluate_runs
+    from jaxopt_lab.engine.placement import device_splits
+    from jaxopt_lab.engine.programs import (
+        compile_run_set,
+        evaluate_test,
+        initial_states,
+        run_epoch,
+    )
+
+    config = tiny_config(
+        optimizer={"name": "schedule_free_adamw", "learning_rate": [0.01, 0.02]},
+        train={"seeds": [0, 1]},
+    )
+    place = Placement()
+    run_set = compile_run_set({"sf": config}, device_splits(config, tiny_mnist, place), place)
+    states, metrics = run_epoch(run_set, initial_states(run_set), 1)
+    (state,) = states
+    x = jax.vmap(jax.vmap(jol.eval_params))(state.opt_state, state.params)
+    spec = run_set.programs.spec
+
+    def at(params, split):
+        return evaluate_runs(spec, params, (), *run_set.splits[split])
+
+    # x computed inside the epoch's program or outside it: the same up to float32 rounding
+    np.testing.assert_allclose(metrics[0]["val_loss"], at(x, "val")[0], rtol=1e-5)
+    assert not np.allclose(metrics[0]["val_loss"], at(state.params, "val")[0], rtol=1e-2)
+    ((test_loss, _),) = evaluate_test(run_set, states)
+    np.testing.assert_allclose(test_loss, at(x, "test")[0], rtol=1e-5)
