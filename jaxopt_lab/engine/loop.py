@@ -41,6 +41,13 @@ from jaxopt_lab.model import INPUT_WIDTH, MLP
 LAST_BATCH = ("mask", "drop")  # keep the last partial batch as a masked batch, or drop it
 
 
+def steps_per_epoch(n_train: int, batch_size: int, last_batch: str) -> int:
+    """Optimizer steps in an epoch of ``n_train`` samples: the full batches, and the last
+    partial one when it is kept (``last_batch="mask"``)."""
+    full, rest = divmod(n_train, batch_size)
+    return full + (1 if rest and last_batch == "mask" else 0)
+
+
 class GroupState(NamedTuple):
     """The state of one optimizer group; every leaf has leading axes ``[S, L]``."""
 
@@ -82,8 +89,7 @@ class RunSetSpec:
     @property
     def steps_per_epoch(self) -> int:
         """Optimizer steps per epoch (the partial batch counts when it is kept)."""
-        full, rest = divmod(self.n_train, self.batch_size)
-        return full + (1 if rest and self.last_batch == "mask" else 0)
+        return steps_per_epoch(self.n_train, self.batch_size, self.last_batch)
 
     @property
     def samples_per_epoch(self) -> int:
