@@ -22,6 +22,7 @@ from typing import Any
 from jaxopt_lab import engine
 from jaxopt_lab.config import Config, config_from_dict
 from jaxopt_lab.data import MNIST, load_mnist
+from jaxopt_lab.engine.loop import steps_per_epoch as _epoch_steps
 from jaxopt_lab.studies.spec import Row, StudySpec, row_config_dict, slugify
 from jaxopt_lab.studies.store import Store
 
@@ -125,3 +126,11 @@ def load_data(cfg: Config) -> MNIST:
     return load_mnist(
         source=cfg.data.source, cache_dir=cfg.data.cache_dir, split_seed=cfg.data.split_seed
     )
+
+
+def steps_per_epoch(cfg: Config, data: MNIST | None) -> int:
+    """Optimizer steps per epoch of a run config on ``data`` (else on the split it asks for)."""
+    n = cfg.data.train_size
+    if n is None:
+        n = len((data or load_data(cfg)).train.labels)
+    return _epoch_steps(n, cfg.train.batch_size, cfg.train.last_batch)
