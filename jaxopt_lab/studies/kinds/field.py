@@ -289,6 +289,7 @@ def report(spec: StudySpec, store: Store) -> ReportParts:
     tuned = [by_label[f"{r.name} tuned"] for r in spec.rows if f"{r.name} tuned" in by_label]
 
     times = _times(spec, arms, steps)
+    spent = budget(spec, trial_data.summaries, final_data.summaries, steps)
     verdict_tests = comparisons(tuned).get(VERDICT_METRIC, [])
     tier = top_tier(tuned, verdict_tests, VERDICT_METRIC, alpha)
     modern = modern_vs_baselines(spec, by_label, VERDICT_METRIC)
@@ -300,7 +301,7 @@ def report(spec: StudySpec, store: Store) -> ReportParts:
     }
     lines = [
         *header_lines(spec, store.root),
-        *_budget_lines(spec, trial_data.summaries, final_data.summaries, steps),
+        *_budget_lines(spec, spent),
         *_trial_lines(spec, trial_arms, best, metric),
         *_defaults_vs_tuned_lines(spec, finals, arms, alpha),
         *_time_lines(spec, arms, times, steps),
@@ -346,7 +347,7 @@ def report(spec: StudySpec, store: Store) -> ReportParts:
         "top_tier": tier,
         "modern_vs_baselines": modern,
         "verdict": verdict,
-        "steps_per_epoch": steps,
+        "budget": spent,
     }
     figures = {
         "sensitivity.png": plots.sensitivity_figure(
@@ -570,29 +571,50 @@ def _trial_record(
     }
 
 
-def _budget_lines(
+def budget(
     spec: StudySpec,
     trial_summaries: Mapping[str, Mapping[str, Any]],
     final_summaries: Mapping[str, Mapping[str, Any]],
     steps: int,
-) -> list[str]:
+) -> dict[str, Any]:
+    """The study's budget and what it cost: runs, epochs and steps, and each phase's wall
+    time (the sum of its run sets' training calls, compilation included)."""
     cfg = spec.settings
     first = trial_rows(spec)[0]
     epochs = row_configs(spec, [first])[first.name].train.epochs
-    n_rows = len(spec.rows)
-    trial_runs = n_rows * cfg.trials * len(cfg.trial_seeds)
-    final_runs = len(final_summaries) * len(cfg.final_seeds)
+    sets = [s for s in (*trial_summaries.values(), *final_summaries.values()) if s]
+    return {
+        "optimizers": len(spec.rows),
+        "trials": cfg.trials,
+        "trial_seeds": list(cfg.trial_seeds),
+        "final_seeds": list(cfg.final_seeds),
+        "epochs": epochs,
+        "steps_per_epoch": steps,
+        "runs": {
+            "trials": len(spec.rows) * cfg.trials * len(cfg.trial_seeds),
+            "final": len(final_summaries) * len(cfg.final_seeds),
+        },
+        "wall_seconds": {"trials": _wall(trial_summaries), "final": _wall(final_summaries)},
+        "devices": sorted({str(s["device"]) for s in sets if s.get("device")}),
+    }
+
+
+def _budget_lines(spec: StudySpec, b: Mapping[str, Any]) -> list[str]:
+    per = b["trials"] * len(b["trial_seeds"])
+    wall = b["wall_seconds"]
     return [
         "## Budget",
         "",
-        f"Every optimizer gets the same budget: {cfg.trials} trials of random search "
-        f"(seed {cfg.search_seed}) × {len(cfg.trial_seeds)} seeds {cfg.trial_seeds} × "
-        f"{epochs} epochs ({steps:,} steps each) = {cfg.trials * len(cfg.trial_seeds)} runs, "
-        f"{cfg.trials * len(cfg.trial_seeds) * epochs} epochs of training per optimizer. "
-        f"Phase 1: {n_rows} optimizers, {trial_runs} runs, wall time "
-        f"{_wall(trial_summaries):.1f} s. Phase 2: {final_runs} re-runs (default and tuned × "
-        f"{len(cfg.final_seeds)} fresh seeds {cfg.final_seeds}), wall time "
-        f"{_wall(final_summaries):.1f} s.",
+        f"Every optimizer gets the same budget: {b['trials']} trials of random search "
+        f"(seed {spec.settings.search_seed}) × {len(b['trial_seeds'])} seeds "
+        f"{b['trial_seeds']} × {b['epochs']} epochs ({b['steps_per_epoch']:,} steps each) = "
+        f"{per} runs, {per * b['epochs']} epochs of training per optimizer. Phase 1: "
+        f"{b['optimizers']} optimizers, {b['runs']['trials']} runs, wall time "
+        f"{wall['trials']:.1f} s. Phase 2: {b['runs']['final']} re-runs (default and tuned × "
+        f"{len(b['final_seeds'])} fresh seeds {b['final_seeds']}), wall time "
+        f"{wall['final']:.1f} s. Total: {b['runs']['trials'] + b['runs']['final']} runs, "
+        f"{wall['trials'] + wall['final']:.1f} s of training (compilation included) on "
+        f"{', '.join(b['devices']) or 'an unrecorded device'}.",
         "",
     ]
 

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from jaxopt_lab import findings
 from jaxopt_lab._typed_yaml import read_mapping
 from jaxopt_lab.config import ConfigError
 from jaxopt_lab.studies.aggregate import comparisons, summarize_arms
@@ -264,7 +265,14 @@ def test_field_study_end_to_end(tiny_mnist, tmp_path):
         "Lion tuned",
     ]
     assert all(a["n_runs"] == 3 for a in table["arms"])
-    assert table["steps_per_epoch"] == 10
+    assert table["budget"]["steps_per_epoch"] == 10
+    assert table["budget"]["runs"] == {"trials": 12, "final": 12}
     assert set(table["time_to_target"]) == {"0.5", "0.9", "0.99"}
     assert table["top_tier"] and table["verdict"]
     assert "Infinity" not in (tmp_path / "field_table.json").read_text()
+    # the README's Findings bullet renders from these tables
+    bullet = findings.field(findings.load(tmp_path.parent, tmp_path.name))
+    assert (
+        bullet.startswith("2 optimizers × 3 random-search trials × 2 seeds")
+        and "Top tier" in bullet
+    )
