@@ -26,9 +26,10 @@ Phase 2 (``final/``): every row twice on ``final_seeds`` (disjoint from the tria
 and wall seconds compare optimizers. Runs with one seed share their initialisation and batch
 order across arms, so default vs tuned and optimizer vs optimizer pair by seed.
 
-The report: the budget, the search spaces and every trial, learning-rate sensitivity (each
-trial's mean metric against its learning rate), defaults vs tuned (mean ± t-interval, Holm-
-corrected paired tests tuned − default), time to ``report.target_accuracy`` and a performance
+The report (its sections in ``jaxopt_lab.studies.field_sections``): the budget, the search
+spaces and every trial, learning-rate sensitivity (each trial's mean metric against its
+learning rate), defaults vs tuned (mean ± t-interval, Holm-corrected paired tests tuned −
+default), time to ``report.target_accuracy`` and a performance
 profile over ``targets`` (``jaxopt_lab.studies.targets``: median over seeds, not reached = ∞,
 bootstrap intervals), the tuned arms compared pairwise (Holm), and computed conclusions: the top
 tier on test accuracy (the tuned arms not significantly below the best, Holm-corrected paired
@@ -41,18 +42,16 @@ the trial, the test set was touched only by the re-runs.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import numpy as np
 
 from jaxopt_lab._typed_yaml import Where, one_of
 from jaxopt_lab.data import MNIST
 from jaxopt_lab.optimizers import registry
-from jaxopt_lab.studies import groups, markdown, plots, search, stats, targets
-from jaxopt_lab.studies.aggregate import ArmSummary, comparisons, ranking, summarize_arms
-from jaxopt_lab.studies.conclusions import METRIC_NAMES, fmt_ci, fmt_p, fmt_value, p_phrase
+from jaxopt_lab.studies import field_sections, markdown, plots, search, targets
+from jaxopt_lab.studies.aggregate import ArmSummary, comparisons, summarize_arms
+from jaxopt_lab.studies.conclusions import METRIC_NAMES
+from jaxopt_lab.studies.field_sections import VERDICT_METRIC
 from jaxopt_lab.studies.runs import METRICS, RunCurve
 from jaxopt_lab.studies.runsets import OnSet, row_configs, steps_per_epoch, train_rows
 from jaxopt_lab.studies.sections import (
@@ -67,7 +66,6 @@ from jaxopt_lab.studies.store import RowData, Store
 TRIALS, FINAL = "trials", "final"
 # Metrics a trial may be selected by: validation only, the test set is the re-runs'.
 SELECTION_METRICS = ("final_val_accuracy", "best_val_accuracy", "final_val_loss")
-VERDICT_METRIC = "test_accuracy"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -271,28 +269,28 @@ def _without_test(run: RunCurve) -> RunCurve:
 
 
 def report(spec: StudySpec, store: Store) -> ReportParts:
-    cfg, metric = spec.settings, spec.settings.metric
-    target, alpha, confidence = (
+    cfg, metric, alpha = spec.settings, spec.settings.metric, spec.report.alpha
+    trial_data = store.child(TRIALS).read_rows([r.name for r in trial_rows(spec)])
+    trials = _trials(spec, trial_data)
+    finals = final_rows(spec, trials.best)
+    final_data = store.child(FINAL).read_rows([r.name for r in finals])
+    arms = summarize_arms(
+        final_data.runs,
         spec.report.target_accuracy,
-        spec.report.alpha,
+        final_data.wall_seconds,
         spec.report.confidence,
     )
-    trials = trial_rows(spec)
-    trial_data = store.child(TRIALS).read_rows([r.name for r in trials])
-    trial_arms = _trial_arms(spec, trial_data)
-    best = best_trials(spec, trial_arms, metric)
-    finals = final_rows(spec, best)
-    final_data = store.child(FINAL).read_rows([r.name for r in finals])
-    arms = summarize_arms(final_data.runs, target, final_data.wall_seconds, confidence)
     steps = int(store.read_results()["steps_per_epoch"])
     by_label = {a.label: a for a in arms}
     tuned = [by_label[f"{r.name} tuned"] for r in spec.rows if f"{r.name} tuned" in by_label]
 
-    times = _times(spec, arms, steps)
-    spent = budget(spec, trial_data.summaries, final_data.summaries, steps)
+    times = field_sections.times_by_target(spec, arms, steps)
+    first = trial_rows(spec)[0]
+    epochs = row_configs(spec, [first])[first.name].train.epochs
+    spent = field_sections.budget(spec, epochs, trial_data.summaries, final_data.summaries, steps)
     verdict_tests = comparisons(tuned).get(VERDICT_METRIC, [])
-    tier = top_tier(tuned, verdict_tests, VERDICT_METRIC, alpha)
-    modern = modern_vs_baselines(spec, by_label, VERDICT_METRIC)
+    tier = field_sections.top_tier(tuned, verdict_tests, VERDICT_METRIC, alpha)
+    modern = field_sections.modern_vs_baselines(spec, by_label, VERDICT_METRIC)
     ratios = {
         unit: targets.profile_ratios(
             {a.row: [getattr(times[t][a.label], unit) for t in cfg.targets] for a in tuned}
@@ -301,11 +299,13 @@ def report(spec: StudySpec, store: Store) -> ReportParts:
     }
     lines = [
         *header_lines(spec, store.root),
-        *_budget_lines(spec, spent),
-        *_trial_lines(spec, trial_arms, best, metric),
-        *_defaults_vs_tuned_lines(spec, finals, arms, alpha),
-        *_time_lines(spec, arms, times, steps),
-        *_profile_lines(cfg.targets, ratios),
+        *field_sections.budget_lines(spec, spent),
+        *field_sections.trial_lines(spec, trials, metric),
+        *field_sections.defaults_vs_tuned_lines(
+            spec, {r.name: r.group for r in finals}, arms, alpha
+        ),
+        *field_sections.time_lines(spec, arms, times, steps),
+        *field_sections.profile_lines(cfg.targets, ratios),
     ]
     tuned_spec = dataclasses.replace(
         spec,
@@ -317,7 +317,7 @@ def report(spec: StudySpec, store: Store) -> ReportParts:
     section = comparison_section(
         tuned_spec, tuned, prefix="tuned_", title="The tuned optimizers compared"
     )
-    verdict = verdict_sentences(spec, tuned, tier, modern, times, alpha)
+    verdict = field_sections.verdict_sentences(spec, tuned, tier, modern, times, alpha)
     lines += [
         *section.lines,
         "## Verdict at equal budget (computed)",
@@ -330,19 +330,20 @@ def report(spec: StudySpec, store: Store) -> ReportParts:
         ),
     ]
     trials_table = {
-        "trials": _trial_records(spec, trial_arms, metric),
-        "best": best,
+        "trials": field_sections.trial_records(trials, metric),
+        "best": trials.best,
         "metric": metric,
     }
     field_table = {
         "arms": markdown.table_records(arms),
         # null: not reached (a time is never a stand-in number for it)
         "time_to_target": {
-            str(t): {label: _finite(dataclasses.asdict(x)) for label, x in times[t].items()}
-            for t in times
+            str(t): {label: field_sections.finite(dataclasses.asdict(x)) for label, x in ts.items()}
+            for t, ts in times.items()
         },
         "profile_ratios": {
-            u: {k: _finite(v.tolist()) for k, v in r.items()} for u, r in ratios.items()
+            u: {k: field_sections.finite(v.tolist()) for k, v in r.items()}
+            for u, r in ratios.items()
         },
         "top_tier": tier,
         "modern_vs_baselines": modern,
@@ -351,7 +352,7 @@ def report(spec: StudySpec, store: Store) -> ReportParts:
     }
     figures = {
         "sensitivity.png": plots.sensitivity_figure(
-            sensitivity(spec, trial_arms, best, metric), METRIC_NAMES[metric]
+            field_sections.sensitivity(spec, trials, metric), METRIC_NAMES[metric]
         ),
         "profile.png": plots.profile_figure(
             {"optimizer steps": ratios["steps"], "wall seconds": ratios["seconds"]}
@@ -371,444 +372,13 @@ def report(spec: StudySpec, store: Store) -> ReportParts:
     )
 
 
-def _times(
-    spec: StudySpec, arms: Sequence[ArmSummary], steps: int
-) -> dict[float, dict[str, targets.ArmTime]]:
-    """Per target (the report's and the profile's), each arm's median time and intervals."""
-    cfg = spec.settings
-    levels = sorted({spec.report.target_accuracy, *cfg.targets})
-    return {
-        t: {
-            a.label: targets.arm_time(
-                a.runs,
-                t,
-                steps,
-                confidence=spec.report.confidence,
-                resamples=cfg.bootstrap_resamples,
-                seed=cfg.bootstrap_seed,
-            )
-            for a in arms
-        }
-        for t in levels
-    }
-
-
-def top_tier(
-    arms: Sequence[ArmSummary], tests: Sequence[stats.PairedTest], metric: str, alpha: float
-) -> list[str]:
-    """The best arm by mean ``metric`` and every arm not significantly different from it
-    (Holm-adjusted paired t-test of ``tests``), best first."""
-    order = [label for label in ranking(arms, metric) if _cis(arms, label, metric)]
-    if not order:
-        return []
-    head = order[0]
-    by_pair = {frozenset((t.a, t.b)): t for t in tests}
-    tier = [head]
-    for label in order[1:]:
-        t = by_pair.get(frozenset((head, label)))
-        if t is None or math.isnan(t.t_p_holm) or t.t_p_holm >= alpha:
-            tier.append(label)
-    return tier
-
-
-def _cis(arms: Sequence[ArmSummary], label: str, metric: str) -> stats.MeanCI | None:
-    return next(a for a in arms if a.label == label).cis[metric]
-
-
-def modern_vs_baselines(
-    spec: StudySpec, by_label: Mapping[str, ArmSummary], metric: str
-) -> list[dict[str, Any]]:
-    """Each modern row's tuned arm against each baseline's, paired by seed on ``metric``;
-    one Holm family over all these pairs."""
-    cfg = spec.settings
-    pairs = []
-    for m in cfg.modern:
-        for b in cfg.baselines:
-            a, z = by_label.get(f"{m} tuned"), by_label.get(f"{b} tuned")
-            if a is None or z is None:
-                continue
-            seeds = sorted(set(a.values[metric]) & set(z.values[metric]))
-            test = stats.paired_test(
-                [a.values[metric][s] for s in seeds],
-                [z.values[metric][s] for s in seeds],
-                a.label,
-                z.label,
-            )
-            pairs.append((m, b, test))
-    adjusted = stats.holm([t.t_p for _, _, t in pairs])
-    out = []
-    for (m, b, t), p in zip(pairs, adjusted, strict=True):
-        higher = METRICS[metric]
-        better = (t.mean_diff > 0) == higher
-        if math.isnan(p) or p >= spec.report.alpha or t.mean_diff == 0:
-            word = "ties"
-        else:
-            word = "beats" if better else "trails"
-        out.append(
-            {
-                "modern": m,
-                "baseline": b,
-                "n": t.n,
-                "mean_diff": t.mean_diff,
-                "p_holm": p,
-                "verdict": word,
-            }
-        )
-    return out
-
-
-def verdict_sentences(
-    spec: StudySpec,
-    tuned: Sequence[ArmSummary],
-    tier: Sequence[str],
-    modern: Sequence[Mapping[str, Any]],
-    times: Mapping[float, Mapping[str, targets.ArmTime]],
-    alpha: float,
-) -> list[str]:
-    """The conclusions: top tier, modern vs baselines, and who is fastest to the target."""
-    cfg, name = spec.settings, METRIC_NAMES[VERDICT_METRIC]
-    if not tier:
-        return ["No tuned optimizer has a finite test accuracy: every re-run diverged."]
-    head = next(a for a in tuned if a.label == tier[0])
-    out = [
-        f"Top tier on {name} at equal budget ({cfg.trials} trials × "
-        f"{len(cfg.trial_seeds)} seeds each): **{', '.join(tier)}** — {tier[0]} has the best "
-        f"mean ({fmt_ci(VERDICT_METRIC, head.cis[VERDICT_METRIC])}), and the others are not "
-        f"significantly below it (Holm-adjusted paired t-test over all pairs of tuned arms, "
-        f"α = {alpha:g})."
-    ]
-    if modern:
-        for m in cfg.modern:
-            mine = [x for x in modern if x["modern"] == m]
-            if not mine:
-                continue
-            parts = [
-                f"{x['verdict']} {x['baseline']} (Δ = {x['mean_diff']:+.4f}, "
-                f"{p_phrase(x['p_holm'])})"
-                for x in mine
-            ]
-            out.append(f"Tuned {m} " + "; ".join(parts) + ".")
-        beats_all = [
-            m
-            for m in cfg.modern
-            if (mine := [x for x in modern if x["modern"] == m])
-            and all(x["verdict"] == "beats" for x in mine)
-        ]
-        trails = sorted({x["modern"] for x in modern if x["verdict"] == "trails"})
-        out.append(
-            f"Do the modern optimizers beat tuned {' and '.join(cfg.baselines)} on this "
-            f"workload? {len(beats_all)} of {len(cfg.modern)} beat every baseline significantly"
-            + (f" ({', '.join(beats_all)})" if beats_all else "")
-            + (f"; trailing some baseline: {', '.join(trails)}" if trails else "")
-            + f" (one Holm family of {len(modern)} modern × baseline pairs, {name})."
-        )
-    main = times[spec.report.target_accuracy]
-    reached = {a.label: main[a.label] for a in tuned if math.isfinite(main[a.label].steps)}
-    if reached:
-        fastest = min(reached, key=lambda k: (reached[k].steps, reached[k].seconds))
-        out.append(
-            f"Fastest to {spec.report.target_accuracy:.1%} validation accuracy (median over "
-            f"seeds, epoch resolution): {fastest} in {reached[fastest].steps:,.0f} steps."
-        )
-    never = [a.label for a in tuned if not math.isfinite(main[a.label].steps)]
-    if never:
-        out.append(
-            f"Not reaching {spec.report.target_accuracy:.1%} in at least half of their seeds: "
-            f"{', '.join(never)}."
-        )
-    return out
-
-
-def sensitivity(
-    spec: StudySpec,
-    trial_arms: Sequence[ArmSummary],
-    best: Mapping[str, Mapping[str, Any]],
-    metric: str,
-) -> dict[str, dict[str, Any]]:
-    """Per row: each trial's learning rate, mean ``metric`` (nan if a seed diverged), whether
-    it diverged, the chosen trial's index and the default rate."""
-    group = {r.name: r.group for r in trial_rows(spec)}
-    out = {}
-    for row in spec.rows:
-        mine = [a for a in trial_arms if group[a.row] == row.name]
-        ci = [a.cis[metric] for a in mine]
-        out[row.name] = {
-            "learning_rates": np.array([a.learning_rate for a in mine]),
-            "means": np.array(
-                [
-                    c.mean if c is not None and a.n_diverged == 0 else np.nan
-                    for a, c in zip(mine, ci, strict=True)
-                ]
-            ),
-            "diverged": np.array([a.n_diverged > 0 for a in mine]),
-            "chosen": next(
-                (i for i, a in enumerate(mine) if a.row == best[row.name]["trial"]), None
-            ),
-            "default": row.default_learning_rate,
-        }
-    return out
-
-
-def _trial_records(
-    spec: StudySpec, trial_arms: Sequence[ArmSummary], metric: str
-) -> list[dict[str, Any]]:
-    group = {r.name: r.group for r in trial_rows(spec)}
-    points = trial_points(spec)
-    return [_trial_record(a, group[a.row], points[a.row], metric) for a in trial_arms]
-
-
-def _trial_record(
-    arm: ArmSummary, row: str | None, point: Mapping[str, Any], metric: str
-) -> dict[str, Any]:
-    ci = arm.cis[metric]
-    return {
-        "trial": arm.row,
-        "row": row,
-        "point": dict(point),
-        "mean": None if ci is None else ci.mean,
-        "per_seed": {str(s): v for s, v in arm.values[metric].items()},
-        "n_diverged": arm.n_diverged,
-    }
-
-
-def budget(
-    spec: StudySpec,
-    trial_summaries: Mapping[str, Mapping[str, Any]],
-    final_summaries: Mapping[str, Mapping[str, Any]],
-    steps: int,
-) -> dict[str, Any]:
-    """The study's budget and what it cost: runs, epochs and steps, and each phase's wall
-    time (the sum of its run sets' training calls, compilation included)."""
-    cfg = spec.settings
-    first = trial_rows(spec)[0]
-    epochs = row_configs(spec, [first])[first.name].train.epochs
-    sets = [s for s in (*trial_summaries.values(), *final_summaries.values()) if s]
-    return {
-        "optimizers": len(spec.rows),
-        "trials": cfg.trials,
-        "trial_seeds": list(cfg.trial_seeds),
-        "final_seeds": list(cfg.final_seeds),
-        "epochs": epochs,
-        "steps_per_epoch": steps,
-        "runs": {
-            "trials": len(spec.rows) * cfg.trials * len(cfg.trial_seeds),
-            "final": len(final_summaries) * len(cfg.final_seeds),
-        },
-        "wall_seconds": {"trials": _wall(trial_summaries), "final": _wall(final_summaries)},
-        "devices": sorted({str(s["device"]) for s in sets if s.get("device")}),
-    }
-
-
-def _budget_lines(spec: StudySpec, b: Mapping[str, Any]) -> list[str]:
-    per = b["trials"] * len(b["trial_seeds"])
-    wall = b["wall_seconds"]
-    return [
-        "## Budget",
-        "",
-        f"Every optimizer gets the same budget: {b['trials']} trials of random search "
-        f"(seed {spec.settings.search_seed}) × {len(b['trial_seeds'])} seeds "
-        f"{b['trial_seeds']} × {b['epochs']} epochs ({b['steps_per_epoch']:,} steps each) = "
-        f"{per} runs, {per * b['epochs']} epochs of training per optimizer. Phase 1: "
-        f"{b['optimizers']} optimizers, {b['runs']['trials']} runs, wall time "
-        f"{wall['trials']:.1f} s. Phase 2: {b['runs']['final']} re-runs (default and tuned × "
-        f"{len(b['final_seeds'])} fresh seeds {b['final_seeds']}), wall time "
-        f"{wall['final']:.1f} s. Total: {b['runs']['trials'] + b['runs']['final']} runs, "
-        f"{wall['trials'] + wall['final']:.1f} s of training (compilation included) on "
-        f"{', '.join(b['devices']) or 'an unrecorded device'}.",
-        "",
-    ]
-
-
-def _wall(summaries: Mapping[str, Mapping[str, Any]]) -> float:
-    """The wall time of the run sets behind ``summaries`` (rows of one set counted once)."""
-    seen = {id(s): s for s in summaries.values() if s}
-    return sum(float(s.get("wall_seconds") or 0.0) for s in seen.values())
-
-
-def _trial_lines(
-    spec: StudySpec,
-    trial_arms: Sequence[ArmSummary],
-    best: Mapping[str, Mapping[str, Any]],
-    metric: str,
-) -> list[str]:
-    space = [
-        [
-            row.name,
-            d.name,
-            d.describe(),
-            f"{row.default_learning_rate:g}" if d.name == "learning_rate" else "optimizer's",
-        ]
-        for row in spec.rows
-        for d in search_space(row)
-    ]
-    chosen = []
-    for row in spec.rows:
-        b = best[row.name]
-        if b["trial"] is None:
-            chosen.append([row.name, "every trial diverged", "n/a", "n/a"])
-            continue
-        point = ", ".join(f"{k}={_fmt(v)}" for k, v in b["point"].items())
-        chosen.append([row.name, b["trial"], point, fmt_value(metric, b["mean"])])
-    group = {r.name: str(r.group) for r in trial_rows(spec)}
-    points = trial_points(spec)
-    every = []
-    for a in trial_arms:
-        ci = a.cis[metric]
-        cell = "diverged" if a.n_diverged else ("n/a" if ci is None else fmt_value(metric, ci.mean))
-        mark = " ★" if best[group[a.row]]["trial"] == a.row else ""
-        point = ", ".join(f"{k}={_fmt(v)}" for k, v in points[a.row].items())
-        every.append([a.row + mark, point, cell])
-    return [
-        "## Phase 1: random search",
-        "",
-        markdown.md_table(["optimizer", "hyperparameter", "distribution", "default"], space),
-        "",
-        f"The chosen trial has the best mean {METRIC_NAMES[metric]} over the trial seeds among "
-        "trials where no seed diverged. The engine also evaluates the test set on every run's "
-        "final parameters; the trials' test numbers are dropped on reading, never shown and "
-        "never used: the test set is the re-runs'.",
-        "",
-        markdown.md_table(
-            ["optimizer", "chosen trial", "setting", f"mean {METRIC_NAMES[metric]}"], chosen
-        ),
-        "",
-        "![sensitivity](figures/sensitivity.png)",
-        "",
-        "Learning-rate sensitivity: each trial's mean over seeds against its learning rate (the "
-        "other searched hyperparameters vary too); ★ the chosen trial, dashed the default rate, "
-        "✕ a trial where some seed diverged.",
-        "",
-        "<details><summary>Every trial</summary>",
-        "",
-        markdown.md_table(["trial", "setting", f"mean {METRIC_NAMES[metric]}"], every),
-        "",
-        "</details>",
-        "",
-    ]
-
-
-def _finite(x: Any) -> Any:
-    """``x`` with every non-finite float (not reached; no epoch times) as None, for JSON."""
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_finite(v) for v in x]
-    return None if isinstance(x, float) and not math.isfinite(x) else x
-
-
-def _fmt(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
-def _defaults_vs_tuned_lines(
-    spec: StudySpec, finals: Sequence[Row], arms: Sequence[ArmSummary], alpha: float
-) -> list[str]:
-    cfg = spec.settings
-    group_of = {r.name: str(r.group) for r in finals}
-    lines = [
-        f"## Phase 2: defaults vs tuned, re-run on fresh seeds {cfg.final_seeds}",
-        "",
-        markdown.headline_table(arms, spec.report.target_accuracy),
-        "",
-        "Mean ± 95 % t-interval over seeds; diverged runs are counted and left out of every "
-        "mean. *wall s* is the arm's own run set (its seeds trained at once).",
-        "",
-        "![curves](figures/final_curves.png)",
-        "",
-    ]
-    for metric in ("final_val_accuracy", "best_val_accuracy", VERDICT_METRIC):
-        effects = groups.variant_effects(arms, group_of, metric)
-        rows = [
-            [
-                e.group,
-                "diverged" if e.baseline_ci is None else fmt_ci(metric, e.baseline_ci),
-                "diverged" if e.variant_ci is None else fmt_ci(metric, e.variant_ci),
-                "n/a" if e.test is None else f"{e.test.mean_diff:+.4f}",
-                "n/a" if e.test is None else fmt_p(e.test.t_p_holm),
-                "n/a" if e.test is None else fmt_p(e.test.wilcoxon_p_holm),
-            ]
-            for e in effects
-        ]
-        lines += [
-            f"**{METRIC_NAMES[metric]}**: tuned − default, paired by seed, Holm-corrected over "
-            f"the {len(effects)} optimizers (α = {alpha:g}).",
-            "",
-            markdown.md_table(
-                ["optimizer", "default", "tuned", "Δ", "Holm p (t)", "Holm p (Wilcoxon)"], rows
-            ),
-            "",
-        ]
-    return lines
-
-
-def _time_lines(
-    spec: StudySpec,
-    arms: Sequence[ArmSummary],
-    times: Mapping[float, Mapping[str, targets.ArmTime]],
-    steps: int,
-) -> list[str]:
-    target = spec.report.target_accuracy
-    main = times[target]
-    rows = [
-        [
-            a.label,
-            f"{main[a.label].reached}/{main[a.label].n}",
-            _time_cell(main[a.label].steps, main[a.label].steps_ci, "{:,.0f}"),
-            _time_cell(main[a.label].seconds, main[a.label].seconds_ci, "{:.3g}"),
-        ]
-        for a in arms
-    ]
-    pct = round(100 * spec.report.confidence)
-    return [
-        f"## Time to {target:.1%} validation accuracy",
-        "",
-        "In the AlgoPerf sense: the first evaluation at which validation accuracy reaches the "
-        f"target. The validation set is evaluated once per epoch ({steps:,} steps), so the "
-        "resolution is one epoch. Median over seeds, a seed that never reaches the target "
-        f"counted as not reached (∞, never a number); {pct} % percentile-bootstrap interval "
-        f"over seeds ({spec.settings.bootstrap_resamples} resamples, seed "
-        f"{spec.settings.bootstrap_seed}). Seconds are the arm's run-set epoch times "
-        "(compilation excluded).",
-        "",
-        markdown.md_table(["arm", "seeds reaching it", "steps [CI]", "wall s [CI]"], rows),
-        "",
-    ]
-
-
-def _time_cell(value: float, ci: tuple[float, float], fmt: str) -> str:
-    if math.isnan(value):
-        return "n/a"
-    if not math.isfinite(value):
-        return "not reached"
-    low, high = ci
-    up = "not reached" if not math.isfinite(high) else fmt.format(high)
-    return f"{fmt.format(value)} [{fmt.format(low)}, {up}]"
-
-
-def _profile_lines(
-    levels: Sequence[float], ratios: Mapping[str, Mapping[str, np.ndarray]]
-) -> list[str]:
-    steps = ratios["steps"]
-    header = ["optimizer (tuned)", *(f"r at {t:.1%}" for t in levels), "ρ(1)", "ρ(2)"]
-    rows = [
-        [
-            name,
-            *("∞" if not math.isfinite(x) else f"{x:.2f}" for x in r),
-            f"{targets.profile(r, [1.0])[0]:.2f}",
-            f"{targets.profile(r, [2.0])[0]:.2f}",
-        ]
-        for name, r in steps.items()
-    ]
-    return [
-        "## Performance profile over targets",
-        "",
-        "Each target level is a problem; r = the tuned optimizer's median steps to it ÷ the "
-        "fastest tuned optimizer's, ∞ when not reached; ρ(τ) = the fraction of targets reached "
-        "within τ × the fastest (Dolan & Moré 2002, as AlgoPerf scores). Left: optimizer steps; "
-        "right: wall seconds.",
-        "",
-        "![performance profile](figures/profile.png)",
-        "",
-        markdown.md_table(header, rows),
-        "",
-    ]
+def _trials(spec: StudySpec, data: RowData) -> field_sections.Trials:
+    """Phase 1 read back: the trials' arms (test numbers dropped) and the chosen trials."""
+    arms = _trial_arms(spec, data)
+    return field_sections.Trials(
+        group={r.name: str(r.group) for r in trial_rows(spec)},
+        points=trial_points(spec),
+        spaces={row.name: search_space(row) for row in spec.rows},
+        arms=arms,
+        best=best_trials(spec, arms, spec.settings.metric),
+    )

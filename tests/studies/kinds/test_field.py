@@ -13,6 +13,7 @@ import pytest
 from jaxopt_lab import findings
 from jaxopt_lab._typed_yaml import read_mapping
 from jaxopt_lab.config import ConfigError
+from jaxopt_lab.studies import field_sections
 from jaxopt_lab.studies.aggregate import comparisons, summarize_arms
 from jaxopt_lab.studies.kinds import field
 from jaxopt_lab.studies.runner import run_study
@@ -153,18 +154,18 @@ def test_the_top_tier_and_the_modern_verdict_are_computed_from_paired_tests():
         "SGD tuned": [_run("SGD tuned", s, 0.9, 0.950 + noise[s]) for s in seeds],
     }
     arms = summarize_arms(runs, 0.97)
-    tier = field.top_tier(arms, comparisons(arms)["test_accuracy"], "test_accuracy", 0.05)
+    tier = field_sections.top_tier(arms, comparisons(arms)["test_accuracy"], "test_accuracy", 0.05)
     assert tier == ["Nadam tuned", "Adam tuned"]
-    modern = field.modern_vs_baselines(spec, {a.label: a for a in arms}, "test_accuracy")
+    modern = field_sections.modern_vs_baselines(spec, {a.label: a for a in arms}, "test_accuracy")
     assert [(m["modern"], m["baseline"], m["verdict"]) for m in modern] == [
         ("Nadam", "Adam", "ties")
     ]
 
 
 def test_a_not_reached_time_reads_not_reached():
-    assert field._time_cell(math.inf, (10.0, math.inf), "{:,.0f}") == "not reached"
-    assert field._time_cell(20.0, (10.0, math.inf), "{:,.0f}") == "20 [10, not reached]"
-    assert field._time_cell(math.nan, (math.nan, math.nan), "{:.3g}") == "n/a"
+    assert field_sections.time_cell(math.inf, (10.0, math.inf), "{:,.0f}") == "not reached"
+    assert field_sections.time_cell(20.0, (10.0, math.inf), "{:,.0f}") == "20 [10, not reached]"
+    assert field_sections.time_cell(math.nan, (math.nan, math.nan), "{:.3g}") == "n/a"
 
 
 FIELD_ROWS = read_mapping(FIELD_YAML)["rows"]
