@@ -197,7 +197,9 @@ def profile_figure(panels: Mapping[str, Mapping[str, np.ndarray]]) -> Figure:
         ax.set_ylabel("fraction of targets within τ")
         ax.set_title(f"performance profile: {unit}")
         ax.grid(alpha=0.3, which="both")
-    axes[0][-1].legend(fontsize=7)
+    drawn = [ax for ax in axes[0] if ax.get_lines()]
+    if drawn:
+        drawn[-1].legend(fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -13,7 +13,7 @@ import pytest
 from jaxopt_lab import findings
 from jaxopt_lab._typed_yaml import read_mapping
 from jaxopt_lab.config import ConfigError
-from jaxopt_lab.studies import field_sections
+from jaxopt_lab.studies import field_sections, plots
 from jaxopt_lab.studies.aggregate import comparisons, summarize_arms
 from jaxopt_lab.studies.kinds import field
 from jaxopt_lab.studies.runner import run_study
@@ -277,3 +277,27 @@ def test_field_study_end_to_end(tiny_mnist, tmp_path):
         bullet.startswith("2 optimizers × 3 random-search trials × 2 seeds")
         and "Top tier" in bullet
     )
+
+
+def test_the_figures_draw_diverged_trials_and_unreached_targets():
+    rows = {
+        "A": {
+            "learning_rates": np.array([1e-3, 1e-2, 1e-1]),
+            "means": np.array([0.9, 0.95, np.nan]),
+            "diverged": np.array([False, False, True]),
+            "chosen": 1,
+            "default": 1e-2,
+        },
+        "B": {  # every trial diverged: no chosen trial
+            "learning_rates": np.array([1.0, 10.0]),
+            "means": np.array([np.nan, np.nan]),
+            "diverged": np.array([True, True]),
+            "chosen": None,
+            "default": 1.0,
+        },
+    }
+    fig = plots.sensitivity_figure(rows)
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["A", "B"]
+    never = {"A": np.array([math.inf, math.inf]), "B": np.array([1.0, math.inf])}
+    fig = plots.profile_figure({"optimizer steps": never, "wall seconds": {}})
+    assert len(fig.axes) == 2
