@@ -214,6 +214,21 @@ def tuning(study: Study) -> str:
     )
 
 
+def field(study: Study) -> str:
+    """The budget and its wall time, the top tier, and the modern optimizers' verdict."""
+    table = study.tables["field_table"]
+    b = table["budget"]
+    wall = b["wall_seconds"]["trials"] + b["wall_seconds"]["final"]
+    runs = b["runs"]["trials"] + b["runs"]["final"]
+    return (
+        f"{b['optimizers']} optimizers × {b['trials']} random-search trials × "
+        f"{len(b['trial_seeds'])} seeds, the chosen setting and the defaults re-run on "
+        f"{len(b['final_seeds'])} fresh seeds: {runs} runs of {b['epochs']} epochs in "
+        f"{wall / 60:.0f} min of training on {', '.join(b['devices'])}. "
+        + " ".join(table["verdict"])
+    )
+
+
 def conclusions(study: Study) -> str:
     """The report's generated conclusions (kinds with their own loop)."""
     return " ".join(study.tables["table"]["conclusions"])
@@ -231,6 +246,7 @@ CITED: tuple[Cited, ...] = (
     Cited("schedules", "Schedules", variants),
     Cited("clipping", "Clipping", variants),
     Cited("tuning", "Tuning", tuning),
+    Cited("field", "Every optimizer at the same tuning budget", field),
     Cited("second_order", "Second-order methods", conclusions),
     Cited("landscapes", "Landscapes", conclusions),
 )

@@ -3,12 +3,12 @@
     python scripts/compare.py --config configs/studies/seed_table.yaml --out runs/seed_table
     python scripts/report.py runs/seed_table       # rebuild the report from stored metrics
 
-``spec.load_spec`` reads a study into a typed ``StudySpec``; ``runner.run_study`` runs it through
-its kind (``kinds.KINDS``: compare, tuning, landscapes, second_order, one module each), whose rows
-train through the engine (``runsets``); ``report.build_report`` has the kind compose the report
-from the stored files and the store (``store``, the only module that touches a run directory)
-write ``report.md``, tables (CSV/JSON) and figures. Every number in a report comes from the
-stored metrics.
+``spec.load_spec`` reads a study into a typed ``StudySpec``; ``runner.run_study`` runs it
+through its kind (``kinds.KINDS``: compare, tuning, field, landscapes, second_order, one module
+each), whose rows train through the engine (``runsets``); ``report.build_report`` has the kind
+compose the report from the stored files and the store (``store``, the only module that touches
+a run directory) write ``report.md``, tables (CSV/JSON) and figures. Every number in a report
+comes from the stored metrics.
 """
 
 try:  # the [studies] extra: statistics and figures

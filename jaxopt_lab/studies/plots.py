@@ -9,6 +9,7 @@ interval as the tables, so a band and a table cell never disagree.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -18,11 +19,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
 from jaxopt_lab.studies import stats
 from jaxopt_lab.studies.aggregate import ArmSummary
 from jaxopt_lab.studies.runs import curve_stack
+from jaxopt_lab.studies.targets import profile, profile_taus
 
 CURVE_TITLES = {
     "train_loss": "training loss",
@@ -121,6 +123,83 @@ def tuning_figure(
     fig.supxlabel("learning rate")
     fig.supylabel(metric_label)
     fig.suptitle("tuning curves (dotted: chosen rate; ✕: every seed diverged)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def sensitivity_figure(
+    rows: Mapping[str, Mapping[str, Any]], metric_label: str = "final validation accuracy"
+) -> Figure:
+    """Random-search trials, one panel per optimizer: each trial's mean metric against its
+    learning rate (log axis), the chosen trial starred, the default rate dashed, ✕ at the bottom
+    for a trial where some seed diverged. No line joins the points: the trials differ in other
+    hyperparameters too.
+
+    ``rows[name]``: ``learning_rates``, ``means`` (nan for a diverged trial), ``diverged``
+    (bool), ``chosen`` (an index or None) and ``default`` (the default rate).
+    """
+    n = len(rows)
+    cols = min(4, n)
+    nrows = -(-n // cols)
+    fig, axes = plt.subplots(
+        nrows, cols, figsize=(3.4 * cols, 2.7 * nrows), squeeze=False, sharey=True
+    )
+    finite = [np.nanmax(r["means"]) for r in rows.values() if np.any(np.isfinite(r["means"]))]
+    lows = [np.nanmin(r["means"]) for r in rows.values() if np.any(np.isfinite(r["means"]))]
+    bottom = max(0.0, min(lows) - 0.02) if lows else 0.0
+    top = min(1.0, max(finite) + 0.01) if finite else 1.0
+    for i, (name, r) in enumerate(rows.items()):
+        ax = axes.ravel()[i]
+        color = f"C{i % 10}"
+        lrs, means = np.asarray(r["learning_rates"]), np.asarray(r["means"])
+        ok = np.isfinite(means)
+        ax.plot(lrs[ok], means[ok], "o", ms=4, color=color, alpha=0.8)
+        dead = np.asarray(r["diverged"], dtype=bool)
+        if np.any(dead):
+            ax.plot(lrs[dead], np.full(dead.sum(), bottom), "x", color="k", clip_on=False)
+        if r["chosen"] is not None:
+            k = r["chosen"]
+            ax.plot(lrs[k], means[k], "*", ms=12, color=color, mec="k")
+        ax.axvline(r["default"], color="grey", ls="--", lw=1)
+        ax.set_xscale("log")
+        ax.set_ylim(bottom, top)
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    fig.supxlabel("learning rate")
+    fig.supylabel(metric_label)
+    fig.suptitle("random-search trials (★ chosen, dashed: default rate, ✕ diverged)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def profile_figure(panels: Mapping[str, Mapping[str, np.ndarray]]) -> Figure:
+    """Performance profiles, one panel per time unit: ρ_s(τ), the fraction of problems solver
+    s solves within τ × the best time, as a step function of τ (log axis when the ratios
+    exceed 4).
+
+    ``panels[unit][solver]`` holds the solver's ratios r_{p,s} (``inf``: not reached).
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.0), squeeze=False)
+    for ax, (unit, ratios) in zip(axes[0], panels.items(), strict=True):
+        if ratios:
+            taus = profile_taus(ratios)
+            for i, (name, r) in enumerate(ratios.items()):
+                ls = "-" if i < 10 else "--"
+                ax.step(taus, profile(r, taus), where="post", color=f"C{i % 10}", ls=ls, label=name)
+            if taus[-1] > 4.0:  # ratios spanning orders of magnitude; else a plain axis reads
+                ax.set_xscale("log")
+                ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("τ (time ÷ the fastest's)")
+        ax.set_ylabel("fraction of targets within τ")
+        ax.set_title(f"performance profile: {unit}")
+        ax.grid(alpha=0.3, which="both")
+    drawn = [ax for ax in axes[0] if ax.get_lines()]
+    if drawn:
+        drawn[-1].legend(fontsize=7)
     fig.tight_layout()
     return fig
 

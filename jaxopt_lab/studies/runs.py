@@ -38,7 +38,9 @@ class RunCurve:
     ``curves[key]`` is a float array over ``epochs`` with nan where the engine stored null
     (after divergence). ``arm`` identifies the hyperparameters without the seed.
     ``planned_epochs`` is ``train.epochs`` of its run set (None: not known); a run whose last
-    epoch falls short of it was interrupted, and its "final" metrics are partial.
+    epoch falls short of it was interrupted, and its "final" metrics are partial. ``seconds``
+    are the wall seconds of each epoch of its run set (every run of the set shares them;
+    compilation excluded), None when the records lack them.
     """
 
     row: str
@@ -52,6 +54,7 @@ class RunCurve:
     test_loss: float | None
     diverged_epoch: int | None
     planned_epochs: int | None = None
+    seconds: np.ndarray | None = None
 
     @property
     def diverged(self) -> bool:
@@ -118,6 +121,11 @@ def curves_from_records(row: str, records: Iterable[Mapping[str, Any]]) -> list[
                 test_accuracy=None if not tested else float(tested[-1]["test_accuracy"]),
                 test_loss=None if not tested else _opt_float(tested[-1].get("test_loss")),
                 diverged_epoch=min(div) if div else None,
+                seconds=(
+                    np.array([_num(r["seconds"]) for r in recs])
+                    if all("seconds" in r for r in recs)
+                    else None
+                ),
             )
         )
     return sorted(out, key=lambda r: (r.arm, r.seed))

@@ -4,7 +4,9 @@ Rows whose ``model``, ``train`` and ``data`` sections agree train together as on
 (``engine.train_many``: one compiled program per epoch, vmapped over every row × seed ×
 learning rate), so runs with the same seed share their initial parameters and batch order
 across rows — the pairing the statistics rely on — and the whole seed table is one program.
-``run_together: false`` in the study trains each row alone (separate wall times per row).
+``run_together: false`` in the study trains each row alone (separate wall times per row); a
+kind may also keep rows apart by a key of its own (``apart``: the field study trains each
+optimizer's trials as one set, and each re-run arm alone, so that its epoch times are its own).
 
 A run set's directory holds the engine's outputs; its ``metrics.jsonl`` records are told apart
 by their run-id prefix, the row name. A run set already finished is kept, one interrupted is
@@ -13,12 +15,14 @@ resumed (bitwise, by the engine), unless ``overwrite``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from jaxopt_lab import engine
 from jaxopt_lab.config import Config, config_from_dict
 from jaxopt_lab.data import MNIST, load_mnist
+from jaxopt_lab.engine.loop import steps_per_epoch as _epoch_steps
 from jaxopt_lab.studies.spec import Row, StudySpec, row_config_dict, slugify
 from jaxopt_lab.studies.store import Store
 
@@ -40,24 +44,41 @@ def row_configs(spec: StudySpec, rows: Sequence[Row]) -> dict[str, Config]:
     }
 
 
-def run_sets(spec: StudySpec, configs: dict[str, Config]) -> list[tuple[str, dict[str, Config]]]:
+def run_sets(
+    spec: StudySpec, configs: dict[str, Config], apart: Mapping[str, str] | None = None
+) -> list[tuple[str, dict[str, Config]]]:
     """Rows grouped into run sets: equal model/train/data sections, unless ``run_together`` is
     false. A set's directory is ``runs`` when it is the only one, else ``set<k>`` (or the row's
-    slug when each row trains alone)."""
+    slug when each row trains alone).
+
+    ``apart`` (row name → key) keeps rows with different keys in different sets; each set's
+    directory is then its key's slug (``<slug>-<k>`` when one key spans several sets).
+    """
     if not spec.run_together:
         return [(slugify(name), {name: cfg}) for name, cfg in configs.items()]
-    sets: list[dict[str, Config]] = []
+    key = (lambda name: None) if apart is None else apart.__getitem__
+    sets: list[tuple[str | None, dict[str, Config]]] = []
     for name, cfg in configs.items():
-        for s in sets:
+        for k, s in sets:
             first = next(iter(s.values()))
-            if (cfg.model, cfg.train, cfg.data) == (first.model, first.train, first.data):
+            shared = (cfg.model, cfg.train, cfg.data) == (first.model, first.train, first.data)
+            if shared and k == key(name):
                 s[name] = cfg
                 break
         else:
-            sets.append({name: cfg})
+            sets.append((key(name), {name: cfg}))
+    if apart is not None:
+        counts = Counter(k for k, _ in sets)
+        seen: Counter[str | None] = Counter()
+        named = []
+        for k, s in sets:
+            suffix = f"-{seen[k]}" if counts[k] > 1 else ""
+            seen[k] += 1
+            named.append((slugify(str(k)) + suffix, s))
+        return named
     if len(sets) == 1:
-        return [("runs", sets[0])]
-    return [(f"set{k}", s) for k, s in enumerate(sets)]
+        return [("runs", sets[0][1])]
+    return [(f"set{k}", s) for k, (_, s) in enumerate(sets)]
 
 
 def train_rows(
@@ -69,9 +90,11 @@ def train_rows(
     quiet: bool,
     data: MNIST | None,
     on_set: OnSet | None,
+    apart: Mapping[str, str] | None = None,
 ) -> None:
-    """Train the rows' run sets under ``store``; finished sets are kept unless ``overwrite``."""
-    sets = run_sets(spec, row_configs(spec, rows))
+    """Train the rows' run sets under ``store``; finished sets are kept unless ``overwrite``.
+    ``apart``: as in ``run_sets``."""
+    sets = run_sets(spec, row_configs(spec, rows), apart)
     store.write_runsets({dirname: list(members) for dirname, members in sets})
     # Splits are loaded once per (source, cache, split seed), not once per run set; data passed
     # in by the caller (tiny data in tests) serves every set.
@@ -103,3 +126,11 @@ def load_data(cfg: Config) -> MNIST:
     return load_mnist(
         source=cfg.data.source, cache_dir=cfg.data.cache_dir, split_seed=cfg.data.split_seed
     )
+
+
+def steps_per_epoch(cfg: Config, data: MNIST | None) -> int:
+    """Optimizer steps per epoch of a run config on ``data`` (else on the split it asks for)."""
+    n = cfg.data.train_size
+    if n is None:
+        n = len((data or load_data(cfg)).train.labels)
+    return _epoch_steps(n, cfg.train.batch_size, cfg.train.last_batch)

@@ -79,7 +79,8 @@ class Row:
 
     ``schedule`` is a run-relative schedule of ``jaxopt_lab.schedules``: a name (``cosine``) or
     a mapping ``{kind: step, at: [0.5, 0.75], factor: 0.1}``. ``default_learning_rate`` and
-    ``grid`` are the tuning study's.
+    ``grid`` are the tuning study's; ``default_learning_rate`` and ``search`` (hyperparameter →
+    distribution, e.g. ``{learning_rate: {log_uniform: [1e-4, 1e-1]}}``) the field study's.
     """
 
     name: str
@@ -90,6 +91,7 @@ class Row:
     schedule: str | dict[str, Any] | None = None
     default_learning_rate: float | None = None
     grid: LogGrid | list[float] | None = None
+    search: dict[str, Any] | None = None
 
     @property
     def optimizer_schedule(self) -> dict[str, Any] | None:

@@ -10,6 +10,11 @@ d_s = a_s − b_s, which removes the seed-to-seed variance both share.
 - Wilcoxon signed-rank test on d (``scipy.stats.wilcoxon``, two-sided, exact for small n). With
   n seeds its smallest possible p is 2 / 2ⁿ (0.0625 for n = 5), so it is a robustness check
   that needs n ≥ 6 to reach 5 %.
+- Percentile bootstrap of a statistic over seeds (``bootstrap_ci``): resample the n values
+  with replacement B times (NumPy's ``default_rng(seed)``, so the interval is reproducible),
+  and take the (1 − c)/2 and (1 + c)/2 quantiles of the B statistics as order statistics
+  (``inverted_cdf``), so an infinite value ("not reached") stays infinite and never turns
+  into a NaN by interpolation.
 - Holm's step-down correction over the m comparisons of one metric: sort p ascending,
   p̃_(i) = max_{j≤i} min(1, (m − j + 1) · p_(j)). It controls the family-wise error rate
   without assuming independence and is uniformly more powerful than Bonferroni.
@@ -20,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from scipy import stats as sps
@@ -118,6 +123,29 @@ def paired_test(a: Sequence[float], b: Sequence[float], name_a: str = "a", name_
     return PairedTest(
         name_a, name_b, n, mean_diff, t_stat, t_p, float(w.statistic), float(w.pvalue)
     )
+
+
+def bootstrap_ci(
+    values: Sequence[float],
+    statistic: Callable[[np.ndarray], float],
+    *,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile-bootstrap interval ``(low, high)`` of ``statistic`` over ``values`` (which
+    may be ``inf``); ``statistic`` maps a 1-D array to a number."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"bootstrap_ci needs a non-empty 1-D array, got shape {x.shape}")
+    rng = np.random.default_rng(seed)
+    draws = x[rng.integers(0, x.size, size=(resamples, x.size))]
+    stats_ = np.array([statistic(row) for row in draws])
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(stats_, [tail, 1.0 - tail], method="inverted_cdf")
+    return float(low), float(high)
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:

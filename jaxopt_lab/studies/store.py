@@ -1,13 +1,14 @@
 """A study's run directory: the only studies module that reads or writes one.
 
 Layout (``Store(out_dir)``; the tuning study has one such layout per phase, ``sweep/`` and
-``final/``, as ``store.child(name)``)::
+``final/``, the field study ``trials/`` and ``final/``, as ``store.child(name)``)::
 
     study.yaml        the resolved study (spec.spec_to_dict), written once it is checked
     provenance.json   each call that ran it: the code's fingerprint and library versions
     runsets.json      {run-set directory: [row names]}: which directories hold this study's rows
     <run set>/        the engine's outputs (engine.outputs: config, metrics, summary)
-    results.json      the results of a kind with its own loop (landscapes, second_order)
+    results.json      the results of a kind with its own loop (landscapes, second_order), or
+                      what a kind's report needs beyond the metrics (field: steps per epoch)
     report.md, <table>.csv / <table>.json, figures/*.png / *.gif    the report
 
 A row's records are told apart within a run set by their run-id prefix, the row name. A run

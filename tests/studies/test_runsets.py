@@ -49,6 +49,22 @@ def test_rows_with_different_train_sections_form_separate_run_sets():
     assert [(d, list(m)) for d, m in sets] == [("set0", ["A", "B"]), ("set1", ["C"])]
 
 
+def test_rows_kept_apart_by_a_key_train_in_sets_named_after_it():
+    rows = [
+        {"name": n, "set": {"optimizer.name": "adam", "optimizer.learning_rate": lr}}
+        for n, lr in (("A1", 1e-3), ("A2", 1e-2), ("B1", 1e-3))
+    ]
+    rows.append({**rows[1], "name": "A3", "set": {**rows[1]["set"], "train.batch_size": 64}})
+    spec = spec_from_dict({"study": "s", "kind": "compare", "rows": rows})
+    apart = {"A1": "Adam one", "A2": "Adam one", "B1": "B", "A3": "Adam one"}
+    sets = run_sets(spec, row_configs(spec, spec.rows), apart)
+    assert [(d, list(m)) for d, m in sets] == [
+        ("adam_one-0", ["A1", "A2"]),
+        ("b", ["B1"]),
+        ("adam_one-1", ["A3"]),
+    ]
+
+
 def test_schedule_rows_are_resolved_against_the_step_count():
     # The row's schedule is run-relative; the engine resolves it against the run's T steps.
     spec = load_spec("configs/studies/schedules.yaml", ["train.epochs=2"])

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 from jaxopt_lab._typed_yaml import Where
-from jaxopt_lab.studies.kinds import compare, landscapes, second_order, tuning
+from jaxopt_lab.studies.kinds import compare, field, landscapes, second_order, tuning
 from jaxopt_lab.studies.sections import ReportParts
 from jaxopt_lab.studies.spec import StudySpec
 from jaxopt_lab.studies.store import Store
@@ -46,4 +46,5 @@ KINDS: dict[str, Kind] = {
     "tuning": Kind.of(tuning),
     "landscapes": Kind.of(landscapes),
     "second_order": Kind.of(second_order),
+    "field": Kind.of(field),
 }
