@@ -101,8 +101,8 @@ def make_case(
     elif callable(resolved):
         factory, transformation = resolved, None
         hyperparameters = _hyperparameters(factory, hyperparameters)
-        built = get_optimizer(optimizer, **hyperparameters)  # names the fix for a bad name
-        del built  # built once eagerly: a bad hyperparameter is an error here
+        # Built once, eagerly: a bad name or hyperparameter is one error here, naming the fix.
+        get_optimizer(optimizer, **hyperparameters)
     else:
         raise ValueError(
             f"cannot check {name}: expected a factory, a name or an optax.GradientTransformation."
