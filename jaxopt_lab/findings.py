@@ -246,8 +246,7 @@ CITED: tuple[Cited, ...] = (
     Cited("schedules", "Schedules", variants),
     Cited("clipping", "Clipping", variants),
     Cited("tuning", "Tuning", tuning),
-    # Cite the field study (renderer `field`) once runs/field holds a full-size run:
-    # Cited("field", "Every optimizer at the same tuning budget", field),
+    Cited("field", "Every optimizer at the same tuning budget", field),
     Cited("second_order", "Second-order methods", conclusions),
     Cited("landscapes", "Landscapes", conclusions),
 )
