@@ -4,7 +4,8 @@
     python scripts/bench_train.py --no-torch
 
 Prints one run's samples/s, five runs' model-samples/s (five learning rates sharing each batch,
-and five seeds each with its own),
+and five seeds each with its own), the seed comparison's run set (five optimizers × five seeds,
+25 runs in one program),
 compile time, the measured matmul FLOP/s, the MLP's FLOPs per sample, the fraction of the
 roofline reached, and a plain in-memory PyTorch loop's samples/s when torch is installed.
 """
@@ -43,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"five runs (5 seeds)         {r['five_seeds_model_samples_per_second']:>10,.0f} "
         "model-samples/s"
+    )
+    print(
+        f"seed table (5 opt. × 5 seeds) {r['seed_table_model_samples_per_second']:>8,.0f} "
+        f"model-samples/s  (one program, compiled in {r['seed_table_compile_seconds']:.1f} s)"
     )
     print(
         f"compile (epoch program)     {r['compile_seconds']:>10.2f} s   (five runs: "

@@ -39,11 +39,14 @@ def synthetic_mnist(n_train: int, n_val: int, seed: int = 0) -> MNIST:
     return MNIST(train=train, val=val, test=val, split_seed=0, source="synthetic")
 
 
+SEED_TABLE = ("sgd", "momentum", "nesterov", "adagrad", "adam")  # the seed comparison's rows
+
+
 def engine_throughput(
     *,
     runs: int = 1,
     seeds: int = 1,
-    optimizer: str = "adam",
+    optimizer: str | tuple[str, ...] = "adam",
     epochs: int = 2,
     n_train: int = 50_000,
     n_val: int = 10_000,
@@ -51,9 +54,10 @@ def engine_throughput(
     hidden_sizes: tuple[int, ...] = (128,),
     unroll: int = 1,
 ) -> dict[str, float]:
-    """The engine's epoch programs for ``runs`` learning rates × ``seeds`` seeds of one optimizer.
+    """The engine's epoch programs for ``runs`` learning rates × ``seeds`` seeds of one
+    optimizer, or of each of several (a group each, as a study's run set trains them).
 
-    Learning rates of one seed share each batch; seeds each gather their own.
+    Learning rates and groups of one seed share each batch; seeds each gather their own.
     Returns ``samples_per_second`` (model-samples/s: all runs counted),
     ``samples_per_cpu_second``, ``compile_seconds`` (the epoch program) and
     ``epoch_seconds`` (the median timed epoch, validation included).
@@ -61,16 +65,19 @@ def engine_throughput(
     The run set goes through the engine's own entry (``engine.programs``) on one device, with
     the data placed as ``engine.train`` places it, so this times the programs training runs.
     """
-    config = Config(
-        optimizer=OptimizerConfig(optimizer, np.geomspace(1e-4, 1e-3, runs).tolist()),
-        model=ModelConfig(hidden_sizes=list(hidden_sizes)),
-        train=TrainConfig(epochs=epochs + 1, batch_size=batch_size, seeds=list(range(seeds))),
-    )
+    names = (optimizer,) if isinstance(optimizer, str) else optimizer
+    configs = {
+        name: Config(
+            optimizer=OptimizerConfig(name, np.geomspace(1e-4, 1e-3, runs).tolist()),
+            model=ModelConfig(hidden_sizes=list(hidden_sizes)),
+            train=TrainConfig(epochs=epochs + 1, batch_size=batch_size, seeds=list(range(seeds))),
+        )
+        for name in names
+    }
+    config = configs[names[0]]
     data = synthetic_mnist(n_train, n_val)
     place = Placement()
-    run_set = compile_run_set(
-        {optimizer: config}, device_splits(config, data, place), place, unroll=unroll
-    )
+    run_set = compile_run_set(configs, device_splits(config, data, place), place, unroll=unroll)
     states = initial_states(run_set)
     times, cpu_times = [], []
     for epoch in range(1, epochs + 2):  # the first epoch warms up
@@ -80,7 +87,7 @@ def engine_throughput(
         times.append(time.perf_counter() - start)
         cpu_times.append(time.process_time() - cpu_start)
     epoch_seconds = float(np.median(times[1:]))
-    samples = seeds * runs * run_set.programs.spec.samples_per_epoch
+    samples = len(names) * seeds * runs * run_set.programs.spec.samples_per_epoch
     return {
         "samples_per_second": samples / epoch_seconds,
         # Per CPU-second of this process (all its threads): less sensitive to other jobs
@@ -170,6 +177,9 @@ def benchmark(
     one = engine_throughput(runs=1, epochs=epochs, n_train=n_train, n_val=n_val)
     five = engine_throughput(runs=5, epochs=epochs, n_train=n_train, n_val=n_val)
     five_seeds = engine_throughput(seeds=5, epochs=epochs, n_train=n_train, n_val=n_val)
+    table = engine_throughput(
+        seeds=5, optimizer=SEED_TABLE, epochs=epochs, n_train=n_train, n_val=n_val
+    )
     flops = matmul_flops(matmul_size)  # the project's one definition (bench/roofline.py)
     mlp_flops = matmul_flops(shape=(32, 784, 128), inner=200, repeats=5)
     roof = roofline(flops)
@@ -179,6 +189,8 @@ def benchmark(
         "five_runs_model_samples_per_second": five["samples_per_second"],
         "five_runs_model_samples_per_cpu_second": five["samples_per_cpu_second"],
         "five_seeds_model_samples_per_second": five_seeds["samples_per_second"],
+        "seed_table_model_samples_per_second": table["samples_per_second"],
+        "seed_table_compile_seconds": table["compile_seconds"],
         "compile_seconds": one["compile_seconds"],
         "five_runs_compile_seconds": five["compile_seconds"],
         "matmul_flops_per_second": flops,

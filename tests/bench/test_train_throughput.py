@@ -8,6 +8,8 @@ FIGURES = {
     "five_runs_model_samples_per_cpu_second",
     "five_runs_model_samples_per_second",
     "five_seeds_model_samples_per_second",
+    "seed_table_model_samples_per_second",
+    "seed_table_compile_seconds",
     "compile_seconds",
     "five_runs_compile_seconds",
     "matmul_flops_per_second",
@@ -28,6 +30,7 @@ def test_benchmark_reports_every_figure_at_tiny_size():
     assert set(result) == FIGURES
     assert result["one_run_samples_per_second"] > 0
     assert result["five_runs_model_samples_per_second"] > 0
+    assert result["seed_table_model_samples_per_second"] > 0
     assert result["flops_per_sample"] == 409_088
     assert result["one_run_roofline_fraction"] == (
         result["one_run_samples_per_second"] / result["roofline_samples_per_second"]
