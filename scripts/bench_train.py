@@ -2,6 +2,7 @@
 
     python scripts/bench_train.py            # full size: 50,000 samples per epoch, ~1 min
     python scripts/bench_train.py --no-torch
+    python scripts/bench_train.py --profile  # per-op shares of an epoch of the seed comparison
 
 Prints one run's samples/s, five runs' model-samples/s (five learning rates sharing each batch,
 and five seeds each with its own), the seed comparison's run set (five optimizers × five seeds,
@@ -17,7 +18,8 @@ import json
 import os
 import sys
 
-from jaxopt_lab.bench.train_throughput import benchmark
+from jaxopt_lab.bench.epoch_profile import profile_epoch
+from jaxopt_lab.bench.train_throughput import SEED_TABLE, benchmark
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-train", type=int, default=50_000, help="samples per epoch")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch loop")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead: where an epoch of the seed comparison's run set spends its time, per "
+        "XLA op (jax.profiler)",
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        return _profile(args.n_train)
     r = benchmark(n_train=args.n_train, epochs=args.epochs, with_torch=not args.no_torch)
     if args.json:
         print(json.dumps(r, indent=1))
@@ -71,6 +81,23 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"pytorch {torch['version']:<19} {torch['samples_per_second']:>10,.0f} samples/s "
             f"({torch['threads']} thread(s)); engine / pytorch = {torch['engine_speedup']:.1f}x"
+        )
+    return 0
+
+
+def _profile(n_train: int) -> int:
+    r = profile_epoch(SEED_TABLE, seeds=5, n_train=n_train)
+    print(
+        f"seed comparison's run set (5 optimizers × 5 seeds), one epoch: "
+        f"{r['epoch_seconds']:.2f} s under the profiler; {r['steps_traced']:,} seed-steps traced"
+    )
+    shares = ", ".join(f"{name} {share:.0%}" for name, share in r["categories"].items())
+    print(f"share of the ops' time: {shares}")
+    print(f"{'op':<28} {'shape':<18} {'category':<8} {'share':>6} {'events':>7}  source")
+    for op in r["ops"]:
+        print(
+            f"{op['name']:<28} {op['shape']:<18} {op['category']:<8} {op['share']:>6.1%} "
+            f"{op['events']:>7,}  {op['source']}"
         )
     return 0
 
