@@ -6,15 +6,25 @@ from jaxopt_lab.bench.epoch_profile import CATEGORIES, _instructions, profile_ep
 
 
 def test_an_epoch_profile_attributes_the_ops_time_to_matmuls_copies_and_the_rest():
-    result = profile_epoch(("sgd", "adam"), seeds=2, n_train=256, n_val=64, top=5)
+    # Every op that ran (a tiny epoch has a few dozen); which ones lead varies between runs.
+    result = profile_epoch(("sgd", "adam"), seeds=2, n_train=256, n_val=64, top=1000)
     assert set(result["categories"]) == set(CATEGORIES)
     assert sum(result["categories"].values()) == pytest.approx(1.0)
     assert result["categories"]["matmul"] > 0  # the MLP's forward and backward products
-    assert result["steps_traced"] == 2 * 256 // 32  # every step of both seeds was traced
-    assert len(result["ops"]) == 5
+    steps = 2 * 256 // 32  # every step of both seeds was traced
+    assert result["steps_traced"] == steps
     shares = [op["share"] for op in result["ops"]]
     assert shares == sorted(shares, reverse=True)
-    assert any(op["source"].endswith("dot_general") for op in result["ops"])
+    assert sum(shares) == pytest.approx(1.0)
+    # The first layer's forward product, one per group, in every training step.
+    forward = [
+        op
+        for op in result["ops"]
+        if op["source"] == "Dense_0/dot_general" and op["shape"] == "f32[32,128]"
+    ]
+    assert len(forward) == 2 and all(op["events"] == steps for op in forward)
+    assert all(op["category"] == "matmul" for op in forward)
+    assert len(profile_epoch(("adam",), n_train=64, n_val=16, top=3)["ops"]) == 3
 
 
 def test_hlo_instructions_are_classified_by_opcode_and_source_operation():
