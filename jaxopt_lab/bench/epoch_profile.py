@@ -26,11 +26,8 @@ from typing import Any
 
 import jax
 
-from jaxopt_lab.bench.train_throughput import synthetic_mnist
-from jaxopt_lab.config import Config, OptimizerConfig, TrainConfig
-from jaxopt_lab.engine.distributed import Placement
-from jaxopt_lab.engine.placement import device_splits
-from jaxopt_lab.engine.programs import compile_run_set, initial_states, run_epoch
+from jaxopt_lab.bench.train_throughput import synthetic_run_set
+from jaxopt_lab.engine.programs import initial_states, run_epoch
 
 # `%name = f32[32,128]{1,0} opcode(...)... op_name="…"`: one HLO instruction.
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%([\w.-]+) = (\S+?)(?:\{[\d,]*\})? ([\w-]+)\(")
@@ -46,22 +43,11 @@ def profile_epoch(
     n_val: int = 10_000,
     top: int = 12,
 ) -> dict[str, Any]:
-    """The per-op profile of one epoch of ``optimizers`` (a group each, learning rate 1e-3) ×
-    ``seeds`` seeds on synthetic data, on one device: ``categories`` (category → share),
-    ``ops`` (the ``top`` ops: name, shape, category, share, events, source operation),
-    ``epoch_seconds`` and ``steps_traced``."""
-    configs = {
-        name: Config(
-            optimizer=OptimizerConfig(name, 1e-3),
-            train=TrainConfig(epochs=3, batch_size=32, seeds=list(range(seeds))),
-        )
-        for name in optimizers
-    }
-    first = next(iter(configs.values()))
-    place = Placement()
-    run_set = compile_run_set(
-        configs, device_splits(first, synthetic_mnist(n_train, n_val), place), place
-    )
+    """The per-op profile of one epoch of ``optimizers`` (a group of one run each) × ``seeds``
+    seeds on synthetic data, on one device: ``categories`` (category → share), ``ops`` (the
+    ``top`` ops: name, shape, category, share, events, source operation), ``epoch_seconds``
+    and ``steps_traced``."""
+    run_set = synthetic_run_set(optimizers, seeds=seeds, n_train=n_train, n_val=n_val)
     hlo = _instructions(run_set.programs.epoch.as_text())
     states = initial_states(run_set)
     states, metrics = run_epoch(run_set, states, 1)

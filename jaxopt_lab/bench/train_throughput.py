@@ -22,7 +22,7 @@ from jaxopt_lab.config import Config, ModelConfig, OptimizerConfig, TrainConfig
 from jaxopt_lab.data.splits import MNIST, Split, flatten
 from jaxopt_lab.engine.distributed import Placement
 from jaxopt_lab.engine.placement import device_splits
-from jaxopt_lab.engine.programs import compile_run_set, initial_states, run_epoch
+from jaxopt_lab.engine.programs import RunSet, compile_run_set, initial_states, run_epoch
 from jaxopt_lab.model import INPUT_WIDTH, count_flops_per_sample
 
 IMAGE_SHAPE = (28, 28)
@@ -66,18 +66,17 @@ def engine_throughput(
     the data placed as ``engine.train`` places it, so this times the programs training runs.
     """
     names = (optimizer,) if isinstance(optimizer, str) else optimizer
-    configs = {
-        name: Config(
-            optimizer=OptimizerConfig(name, np.geomspace(1e-4, 1e-3, runs).tolist()),
-            model=ModelConfig(hidden_sizes=list(hidden_sizes)),
-            train=TrainConfig(epochs=epochs + 1, batch_size=batch_size, seeds=list(range(seeds))),
-        )
-        for name in names
-    }
-    config = configs[names[0]]
-    data = synthetic_mnist(n_train, n_val)
-    place = Placement()
-    run_set = compile_run_set(configs, device_splits(config, data, place), place, unroll=unroll)
+    run_set = synthetic_run_set(
+        names,
+        runs=runs,
+        seeds=seeds,
+        epochs=epochs + 1,
+        n_train=n_train,
+        n_val=n_val,
+        batch_size=batch_size,
+        hidden_sizes=hidden_sizes,
+        unroll=unroll,
+    )
     states = initial_states(run_set)
     times, cpu_times = [], []
     for epoch in range(1, epochs + 2):  # the first epoch warms up
@@ -96,6 +95,34 @@ def engine_throughput(
         "compile_seconds": run_set.programs.compile_seconds["epoch"],
         "epoch_seconds": epoch_seconds,
     }
+
+
+def synthetic_run_set(
+    optimizers: tuple[str, ...],
+    *,
+    runs: int = 1,
+    seeds: int = 1,
+    epochs: int = 3,
+    n_train: int = 50_000,
+    n_val: int = 10_000,
+    batch_size: int = 32,
+    hidden_sizes: tuple[int, ...] = (128,),
+    unroll: int = 1,
+    place: Placement | None = None,
+) -> RunSet:
+    """A compiled run set on ``synthetic_mnist``: each of ``optimizers`` a group of ``runs``
+    learning rates (1e-4 … 1e-3, log-spaced) × ``seeds`` seeds, on one device or ``place``."""
+    configs = {
+        name: Config(
+            optimizer=OptimizerConfig(name, np.geomspace(1e-4, 1e-3, runs).tolist()),
+            model=ModelConfig(hidden_sizes=list(hidden_sizes)),
+            train=TrainConfig(epochs=epochs, batch_size=batch_size, seeds=list(range(seeds))),
+        )
+        for name in optimizers
+    }
+    place = Placement() if place is None else place
+    splits = device_splits(configs[optimizers[0]], synthetic_mnist(n_train, n_val), place)
+    return compile_run_set(configs, splits, place, unroll=unroll)
 
 
 def roofline(flops_per_second: float, model: ModelConfig | None = None) -> dict[str, float]:
