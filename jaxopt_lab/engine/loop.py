@@ -215,7 +215,11 @@ def make_epoch(spec: RunSetSpec) -> Callable[..., tuple[tuple[GroupState, ...], 
             spec.transforms, params, opt_states, learning_rates, strict=True
         ):
             one = lambda p, s, lr, build=build: train_step(apply, build(lr), p, s, x, y, w)  # noqa: E731
-            p, s, loss_sum = over_runs(one, rates.shape[0])(p, s, rates)
+            if rates.shape[0] == 1:  # carried without its run axis (per_seed)
+                p, s, loss_sum = one(p, s, rates[0])
+                loss_sum = loss_sum[None]
+            else:
+                p, s, loss_sum = jax.vmap(one)(p, s, rates)
             new_params.append(p)
             new_states.append(s)
             sums.append(loss_sum)
@@ -239,11 +243,15 @@ def make_epoch(spec: RunSetSpec) -> Callable[..., tuple[tuple[GroupState, ...], 
                 tuple(t + s for t, s in zip(totals, sums, strict=True)),
             ), None
 
+        # A group of one run is carried through the scan without its run axis: indexed and
+        # re-expanded at every step, its leaves were copied before and after each update.
+        single = tuple(r.shape[0] == 1 for r in learning_rates)
         totals = tuple(jnp.zeros(r.shape[0], jnp.float32) for r in learning_rates)
+        carry = (_run_axis(params, single, drop=True), _run_axis(opt_states, single, drop=True))
         (params, opt_states, totals), _ = jax.lax.scan(
-            body, (params, opt_states, totals), (indices, weights), unroll=spec.unroll
+            body, (*carry, totals), (indices, weights), unroll=spec.unroll
         )
-        return params, opt_states, totals
+        return _run_axis(params, single), _run_axis(opt_states, single), totals
 
     def epoch_fn(states, epoch, order, learning_rates, x_train, y_train, x_val, y_val):
         indices, weights = order
@@ -323,6 +331,16 @@ def as_inputs(images: jax.Array) -> jax.Array:
     already normalised float32; the engine stores the evaluation splits normalised, since
     normalising 10,000 images inside every evaluation costs more than the forward pass."""
     return normalize(images) if images.dtype == jnp.uint8 else images
+
+
+def _run_axis(groups: tuple[Any, ...], single: tuple[bool, ...], drop: bool = False) -> Any:
+    """Each group's tree with its leading run axis dropped (``drop``) or restored, for the
+    groups marked ``single``; the others unchanged."""
+    change = (lambda a: a[0]) if drop else (lambda a: a[None])
+    return tuple(
+        jax.tree.map(change, tree) if one else tree
+        for tree, one in zip(groups, single, strict=True)
+    )
 
 
 def _repeat(tree: Any, count: int) -> Any:
