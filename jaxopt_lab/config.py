@@ -6,7 +6,7 @@ A config file has five sections, each a dataclass below::
     optimizer: {name: adam, learning_rate: 1.0e-3, hparams: {b1: 0.9}, schedule: null,
                 clipping: null}
     train:     {epochs: 15, batch_size: 32, seeds: [0], last_batch: mask,
-                eval_test_every_epoch: false, devices: null}
+                eval_test_every_epoch: false, devices: null, run_devices: null}
     data:      {source: auto, cache_dir: null, split_seed: 0, train_size: null}
     distributed: {coordinator_address: null, num_processes: null, process_id: null,
                   initialization_timeout: 300}
@@ -127,11 +127,13 @@ class TrainConfig:
 
     ``seeds`` are distinct integers in 0 … 2³¹ − 1 (``MAX_SEED``), one run per seed.
 
-    ``devices`` is the number of devices each batch is split over (data parallelism, see
-    docs/distributed.md): ``null`` uses every device when ``batch_size`` divides evenly over
-    them (else the most that divide it), 1 the single-device path. It changes where the runs
-    are computed, not what: metrics agree to float32 rounding, and a run may resume on
-    another device count.
+    ``devices`` is the number of devices the run set uses and ``run_devices`` how many of them
+    split its runs (by seed, else by learning rate); the batch is split over the rest
+    (``devices / run_devices``, see docs/distributed.md). ``null`` uses every device, giving
+    the runs the most that divide them evenly and the batch the most of the rest that divide
+    ``batch_size``; ``devices: 1`` is the single-device path. They change where the runs are
+    computed, not what: metrics agree to float32 rounding, and a run may resume on another
+    layout.
     """
 
     epochs: int = 15
@@ -141,6 +143,7 @@ class TrainConfig:
     eval_test_every_epoch: bool = False
     checkpoint_every: int = 1
     devices: int | None = None
+    run_devices: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -273,8 +276,10 @@ def _check_values(config: Config, where: Where) -> None:
         raise where.error("data.split_seed", f"must be ≥ 0 (it seeds PCG64), got {d.split_seed}")
     if d.train_size is not None and d.train_size < 1:
         raise where.error("data.train_size", f"must be ≥ 1 or null, got {d.train_size}")
-    if t.devices is not None and t.devices < 1:
-        raise where.error("train.devices", f"must be ≥ 1 or null, got {t.devices}")
+    for key in ("devices", "run_devices"):
+        value = getattr(t, key)
+        if value is not None and value < 1:
+            raise where.error(f"train.{key}", f"must be ≥ 1 or null, got {value}")
     if p.num_processes is not None and p.num_processes < 1:
         raise where.error(
             "distributed.num_processes", f"must be ≥ 1 or null, got {p.num_processes}"

@@ -84,10 +84,12 @@ def device_runs(
     configs: Mapping[str, Config], place: Placement
 ) -> tuple[jax.Array, tuple[jax.Array, ...]]:
     """The seeds (int32 ``[S]``, shared by every group) and each group's learning rates
-    (float32 ``[L_g]``), replicated: the values the compiled programs take as arguments."""
+    (float32 ``[L_g]``), split as the runs are (else replicated): the values the compiled
+    programs take as arguments."""
     first = next(iter(configs.values()))
-    seeds = place.put(np.asarray(first.train.seeds, np.int32))
+    seeds = place.put_seeds(np.asarray(first.train.seeds, np.int32))
     rates = tuple(
-        place.put(np.asarray(c.optimizer.learning_rates, np.float32)) for c in configs.values()
+        place.put_rates(np.asarray(c.optimizer.learning_rates, np.float32))
+        for c in configs.values()
     )
     return seeds, rates

@@ -99,8 +99,9 @@ def compile_run_set(
     ``splits`` (``placement.device_splits``), with its programs compiled, or taken from
     ``cache`` when it holds a run set of the same shape.
 
-    Over a mesh the state and the metrics are replicated and each batch is split
-    (``distributed.py``); on one device jit places everything. ``unroll`` is the number of
+    Over a mesh the states and the metrics are split along their runs (or replicated when the
+    runs are not split) and each batch is split (``distributed.py``); on one device jit places
+    everything. ``unroll`` is the number of
     batches per iteration of the compiled loop.
     """
     first = next(iter(configs.values()))
@@ -155,6 +156,7 @@ def _spec(
         last_batch=first.train.last_batch,
         unroll=unroll,
         batch_sharding=place.batch,
+        seed_mesh=place.seed_mesh,
         input_width=int(images.shape[1]),
     )
     total_steps = shape.steps_per_epoch * first.train.epochs
@@ -188,7 +190,10 @@ def _cache_key(
             "optimizers": [optimizer(c) for c in configs.values()],
             "batch": [first.train.batch_size, first.train.last_batch, spec.unroll],
             "shapes": [list(a.shape) for pair in splits.values() for a in pair] + [n_seeds],
-            "devices": [] if place.mesh is None else [d.id for d in place.mesh.devices.flat],
+            "devices": []
+            if place.mesh is None
+            else np.vectorize(lambda d: d.id)(place.mesh.devices).tolist(),
+            "run_axis": place.run_axis,
         },
         sort_keys=True,
     )
@@ -203,10 +208,10 @@ def _compile(
     place: Placement,
 ) -> Programs:
     """Compile init, epoch (lowered on the initial states and epoch 1's order) and evaluate."""
-    out = {} if place.mesh is None else {"out_shardings": place.replicated}
+    out = {} if place.mesh is None else {"out_shardings": place.runs}
     seconds = {}
     start = time.perf_counter()
-    init = compile_init(spec, device_seeds, rates, place.replicated)
+    init = compile_init(spec, device_seeds, rates, place.runs)
     seconds["init"] = time.perf_counter() - start
     states = init(device_seeds, rates)
     order = place.put_order(epoch_orders(spec, seeds, 1))

@@ -26,7 +26,7 @@ from jaxopt_lab.engine import distributed, outputs
 from jaxopt_lab.engine.checkpoint import FILENAME, load_checkpoint
 from jaxopt_lab.engine.distributed import Placement
 
-RESUMABLE_TRAIN_KEYS = ("epochs", "devices")
+RESUMABLE_TRAIN_KEYS = ("epochs", "devices", "run_devices")
 
 
 class ResumeMismatchError(ValueError):
@@ -126,7 +126,7 @@ def restore(
             f"cannot resume {out_dir} to train.epochs={epochs}: its checkpoint is already at "
             f"epoch {done}; ask for at least {done} epochs"
         )
-    return Restored(done, place.put(leaves) if done > 0 else initial, records, calls)
+    return Restored(done, place.put_runs(leaves) if done > 0 else initial, records, calls)
 
 
 def _records_up_to(out_dir: Path, done: int, runs: Sequence[str]) -> list[dict[str, Any]]:

@@ -126,7 +126,13 @@ def train_many(
     labels, first = _check_groups(configs)
     # Before any other JAX call: joining other processes needs an uninitialised backend.
     distributed.initialize(first.distributed)
-    place = distributed.placement(first.train.devices, first.train.batch_size)
+    place = distributed.placement(
+        first.train.devices,
+        first.train.batch_size,
+        first.train.run_devices,
+        len(first.train.seeds),
+        tuple(len(c.optimizer.learning_rates) for c in configs.values()),
+    )
     writer = distributed.is_writer()
     out_dir = Path(out_dir)
     with OutputLock(out_dir) if writer else contextlib.nullcontext():

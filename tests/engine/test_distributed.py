@@ -55,26 +55,61 @@ from jaxopt_lab.engine.distributed import placement
 from jaxopt_lab.engine.placement import device_splits
 from jaxopt_lab.engine.programs import compile_run_set
 from jaxopt_lab.engine.runner import PROGRAMS
-one = train(config(devices=1), sys.argv[1] + "/one", quiet=True, data=DATA)
-four = train(config(), sys.argv[1] + "/four", quiet=True, data=DATA)  # default: every device
+out = sys.argv[1]
+one = train(config(devices=1), out + "/one", quiet=True, data=DATA)
+four = train(config(run_devices=1), out + "/four", quiet=True, data=DATA)  # batch over all 4
 place = placement(None, 16)
 # The programs the 4-device run trained with: the same run set, from the engine's cache.
-splits = device_splits(config(), DATA, place)
-program = compile_run_set({"adam": config()}, splits, place, cache=PROGRAMS).programs
+def programs(place, **train):
+    splits = device_splits(config(**train), DATA, place)
+    return compile_run_set({"adam": config(**train)}, splits, place, cache=PROGRAMS).programs
+program = programs(place)
 indices, weights = program.epoch.input_shardings[0][2]
 order = place.put_order((jax.numpy.zeros((2, 16, 16), "int32"), jax.numpy.ones((16, 16))))
-try:
-    train(config(devices=4, batch_size=18), sys.argv[1] + "/bad", quiet=True, data=DATA)
-    error = None
-except ValueError as e:
-    error = str(e)
+def error(**train):
+    try:
+        train_ = config(**train)
+        globals()["train"](train_, out + "/bad", quiet=True, data=DATA)
+    except ValueError as e:
+        return str(e)
+four_seeds = [0, 1, 2, 3]
+by_seed = {"one": finals(train(config(devices=1, seeds=four_seeds), out + "/s1", quiet=True,
+                                   data=DATA))}
+for runs in (2, 4):
+    summary = train(config(run_devices=runs, seeds=four_seeds), out + f"/s{runs}", quiet=True,
+                    data=DATA)
+    by_seed[runs] = finals(summary)
+    by_seed[f"device{runs}"] = summary["device"]
+# Resumed on another layout: 1 epoch as 2 × 2, the second as runs 4 × data 1.
+train(config(run_devices=2, seeds=four_seeds), out + "/r", quiet=True, data=DATA)
+resumed = train(config(run_devices=4, seeds=four_seeds, epochs=2), out + "/r", resume=True,
+                quiet=True, data=DATA)
+two_epochs = train(config(devices=1, seeds=four_seeds, epochs=2), out + "/r1", quiet=True,
+                   data=DATA)
+rates = {"name": "adam", "learning_rate": [1e-3, 2e-3, 3e-3, 4e-3]}
+def by_rate(**train_):
+    c = tiny_config(optimizer=rates, train={"epochs": 1, "batch_size": 16, "seeds": [0],
+                                            **train_})
+    return train(c, out + f"/l{train_}", quiet=True, data=DATA)
+hlo = {runs: programs(placement(None, 16, runs, 4, (2,)), seeds=four_seeds).epoch.as_text()
+       for runs in (2, 4)}
 print(json.dumps({
     "one": finals(one), "four": finals(four), "devices": [one["device"], four["device"]],
     "order_spec": [list(indices.spec), list(weights.spec)],
     "shard_shapes": sorted({s.data.shape for s in order[0].addressable_shards}),
     "per_device_batch": "f32[4,784]" in program.epoch.as_text(),
     "default_for_10": placement(None, 10).device_count,
-    "error": error,
+    "default_layout": [placement(None, 16, None, 4, (2,)).mesh.devices.shape,
+                       placement(None, 16, None, 2, (2,)).mesh.devices.shape,
+                       placement(None, 16, None, 1, (2,)).mesh.devices.shape,
+                       placement(None, 16, None, 3, (2, 4)).mesh.devices.shape,
+                       placement(None, 16, None, 3, (3,)).mesh.devices.shape],
+    "by_seed": by_seed,
+    "resumed": finals(resumed), "two_epochs": finals(two_epochs),
+    "by_rate": [finals(by_rate(devices=1)), by_rate(run_devices=4)],
+    "all_reduce": {runs: "all-reduce" in text for runs, text in hlo.items()},
+    "errors": [error(devices=4, batch_size=18, run_devices=1), error(run_devices=3),
+               error(run_devices=4, seeds=[0, 1, 2])],
 }))
 """
 )
@@ -82,10 +117,13 @@ print(json.dumps({
 ONE_PROCESS_OF_TWO = (
     SETUP
     + """
-summary = train(config(), sys.argv[1], quiet=True, data=DATA)
-# Resumed to a second epoch: process 0 sends its checkpoint and records to process 1.
-resumed = train(config(epochs=2), sys.argv[1], resume=True, quiet=True, data=DATA)
+summary = train(config(), sys.argv[1], quiet=True, data=DATA)  # by default a seed each
+# Resumed to a second epoch, data parallel: process 0 sends its checkpoint and records to
+# process 1.
+resumed = train(config(epochs=2, run_devices=1), sys.argv[1], resume=True, quiet=True,
+                data=DATA)
 print(json.dumps({"process": jax.process_index(), "device": summary["device"],
+                  "resumed_device": resumed["device"],
                   "finals": finals(summary), "resumed": finals(resumed),
                   "best": [r["best"] for r in resumed["runs"]]}))
 """
@@ -145,9 +183,9 @@ def _assert_close(actual: dict, expected: dict) -> None:
         np.testing.assert_allclose(actual[run], values, rtol=2e-5, atol=1e-6, err_msg=run)
 
 
-def test_four_devices_split_the_batch_and_match_one_device(tmp_path):
+def test_four_devices_split_the_runs_or_the_batch_and_match_one_device(tmp_path):
     flags = "--xla_force_host_platform_device_count=4"
-    (out,) = _finish([_start(FOUR_DEVICES, str(tmp_path), XLA_FLAGS=flags)])
+    (out,) = _finish([_start(FOUR_DEVICES, str(tmp_path), XLA_FLAGS=flags)], timeout=300)
     result = _last_json(out)
     assert result["devices"] == ["cpu", "cpu × 4"]
     _assert_close(result["four"], result["one"])
@@ -157,11 +195,32 @@ def test_four_devices_split_the_batch_and_match_one_device(tmp_path):
     assert result["shard_shapes"] == [[2, 16, 4]]
     assert result["per_device_batch"]
     assert result["default_for_10"] == 2  # the most devices that divide the batch
-    assert "train.batch_size=18" in result["error"] and "4 devices" in result["error"]
-    assert "multiple of 4" in result["error"]
+    # By default the runs take the most devices that split the seeds, else the rates (2 each).
+    assert result["default_layout"] == [[4, 1], [2, 2], [2, 2], [2, 2], [1, 4]]
+    # Runs over 2 × 2 and 4 × 1 devices, split by seed: the single-device metrics.
+    by_seed = result["by_seed"]
+    for runs in ("2", "4"):
+        _assert_close(by_seed[runs], by_seed["one"])
+    assert by_seed["device2"] == "cpu × 4 (runs 2 × data 2, by seed)"
+    assert by_seed["device4"] == "cpu × 4 (runs 4 × data 1, by seed)"
+    # Only the batch split communicates: runs over every device need no collective.
+    assert result["all_reduce"] == {"2": True, "4": False}
+    # Resumed on another layout: an uninterrupted single-device run, to rounding.
+    _assert_close(result["resumed"], result["two_epochs"])
+    # Split by learning rate: 4 rates of one seed, one per device.
+    one_device, by_rate = result["by_rate"]
+    assert by_rate["device"] == "cpu × 4 (runs 4 × data 1, by learning rate)"
+    _assert_close(_finals(by_rate), one_device)
+    batch, not_dividing, neither = result["errors"]
+    assert "train.batch_size=18" in batch and "4 devices" in batch
+    assert "multiple of 4" in batch
+    assert "train.run_devices=3 does not divide the 4 devices" in not_dividing
+    assert "train.run_devices=4 divides neither the 3 seed(s) nor" in neither
 
 
-def test_two_processes_agree_with_one_process_resume_and_only_process_0_writes(tmp_path):
+def test_two_processes_train_a_seed_each_resume_data_parallel_and_only_process_0_writes(
+    tmp_path,
+):
     port = _free_port()
     outs = [tmp_path / "p0", tmp_path / "p1"]
     processes = [
@@ -185,7 +244,8 @@ def test_two_processes_agree_with_one_process_resume_and_only_process_0_writes(t
     two_epochs = train(config, tmp_path / "ref2", quiet=True, data=data)
     assert [r["process"] for r in results] == [0, 1]
     for result in results:
-        assert result["device"] == "cpu × 2 (2 processes)"
+        assert result["device"] == "cpu × 2 (2 processes, runs 2 × data 1, by seed)"
+        assert result["resumed_device"] == "cpu × 2 (2 processes)"
         _assert_close(result["finals"], one_epoch)
         _assert_close(result["resumed"], _finals(two_epochs))
         assert [b["epoch"] for b in result["best"]] == [
@@ -318,9 +378,13 @@ def test_process_settings_come_from_the_config_or_the_environment(monkeypatch):
 def test_device_settings_are_checked():
     with pytest.raises(ValueError, match=r"train.devices=2 but only 1 device"):
         placement(2, 16)
+    with pytest.raises(ValueError, match=r"train.run_devices=2 but only 1 device"):
+        placement(None, 16, 2, 2, (2,))
     assert placement(None, 17).mesh is None  # one device: the single-device path
-    with pytest.raises(ConfigError, match=r"train\.devices"):
-        tiny_config(train={"devices": 0})
+    assert placement(None, 16, None, 4, (4,)).mesh is None
+    for key in ("devices", "run_devices"):
+        with pytest.raises(ConfigError, match=rf"train\.{key}"):
+            tiny_config(train={key: 0})
     with pytest.raises(ConfigError, match=r"distributed\.process_id"):
         tiny_config(distributed={"num_processes": 2, "process_id": 2})
 
