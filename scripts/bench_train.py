@@ -3,12 +3,16 @@
     python scripts/bench_train.py            # full size: 50,000 samples per epoch, ~1 min
     python scripts/bench_train.py --no-torch
     python scripts/bench_train.py --profile  # per-op shares of an epoch of the seed comparison
+    XLA_FLAGS=--xla_force_host_platform_device_count=2 \
+      python scripts/bench_train.py --layouts adam:4:1 adam:1:4   # 1 device vs every device
 
 Prints one run's samples/s, five runs' model-samples/s (five learning rates sharing each batch,
 and five seeds each with its own), the seed comparison's run set (five optimizers × five seeds,
 25 runs in one program),
 compile time, the measured matmul FLOP/s, the MLP's FLOPs per sample, the fraction of the
 roofline reached, and a plain in-memory PyTorch loop's samples/s when torch is installed.
+``--layouts`` instead times run sets (OPT[,OPT]:SEEDS:LRS) on one device and spread over every
+device, as the engine places them by default (``jaxopt_lab/bench/layouts.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ import json
 import os
 import sys
 
+import jax
+
 from jaxopt_lab.bench.epoch_profile import profile_epoch
+from jaxopt_lab.bench.layouts import compare_layouts, parse_layout
 from jaxopt_lab.bench.train_throughput import SEED_TABLE, benchmark
 
 
@@ -34,9 +41,22 @@ def main(argv: list[str] | None = None) -> int:
         help="instead: where an epoch of the seed comparison's run set spends its time, per "
         "XLA op (jax.profiler)",
     )
+    parser.add_argument(
+        "--layouts",
+        nargs="+",
+        metavar="OPT[,OPT]:SEEDS:LRS",
+        help="instead: these run sets on one device against every device, epochs interleaved",
+    )
     args = parser.parse_args(argv)
     if args.profile:
         return _profile(args.n_train)
+    if args.layouts:
+        try:
+            layouts = [parse_layout(text) for text in args.layouts]
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        return _layouts(layouts, args.epochs, args.n_train)
     r = benchmark(n_train=args.n_train, epochs=args.epochs, with_torch=not args.no_torch)
     if args.json:
         print(json.dumps(r, indent=1))
@@ -82,6 +102,19 @@ def main(argv: list[str] | None = None) -> int:
             f"pytorch {torch['version']:<19} {torch['samples_per_second']:>10,.0f} samples/s "
             f"({torch['threads']} thread(s)); engine / pytorch = {torch['engine_speedup']:.1f}x"
         )
+    return 0
+
+
+def _layouts(layouts: list, epochs: int, n_train: int) -> int:
+    devices = jax.devices()
+    print(f"devices: {len(devices)} × {devices[0].platform} ({os.cpu_count()} cores)")
+    print(f"{'run set':<24} {'runs':>4}  {'1 device':>10}  {'every device':>12}  mesh")
+    for r in compare_layouts(layouts, epochs=epochs, n_train=n_train):
+        print(
+            f"{r['layout']:<24} {r['runs']:>4}  {r['one_device']:>10,.0f}  "
+            f"{r['every_device']:>12,.0f}  {r['mesh']}"
+        )
+    print("(model-samples/s)")
     return 0
 
 
