@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from typing import Any
 
-import jax
 import numpy as np
 
-from jaxopt_lab.bench.train_throughput import synthetic_run_set
+from jaxopt_lab.bench.train_throughput import synthetic_run_set, timed_epoch
 from jaxopt_lab.engine.distributed import Placement, placement
-from jaxopt_lab.engine.programs import initial_states, run_epoch
+from jaxopt_lab.engine.programs import initial_states
 
 LAYOUT = re.compile(r"^([\w.-]+(?:,[\w.-]+)*):(\d+):(\d+)$")
 
@@ -92,10 +90,8 @@ def compare_layouts(
         times: list[list[float]] = [[], []]
         for epoch in range(1, epochs + 2):  # the first epoch warms up
             for i, run_set in enumerate(run_sets):
-                start = time.perf_counter()
-                states[i], metrics = run_epoch(run_set, states[i], epoch)
-                jax.block_until_ready(metrics)
-                times[i].append(time.perf_counter() - start)
+                states[i], seconds = timed_epoch(run_set, states[i], epoch)
+                times[i].append(seconds)
         samples = layout.runs * run_sets[0].programs.spec.samples_per_epoch
         one, every = (samples / float(np.median(t[1:])) for t in times)
         results.append(

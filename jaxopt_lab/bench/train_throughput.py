@@ -80,10 +80,9 @@ def engine_throughput(
     states = initial_states(run_set)
     times, cpu_times = [], []
     for epoch in range(1, epochs + 2):  # the first epoch warms up
-        start, cpu_start = time.perf_counter(), time.process_time()
-        states, metrics = run_epoch(run_set, states, epoch)
-        jax.block_until_ready(metrics)
-        times.append(time.perf_counter() - start)
+        cpu_start = time.process_time()
+        states, seconds = timed_epoch(run_set, states, epoch)
+        times.append(seconds)
         cpu_times.append(time.process_time() - cpu_start)
     epoch_seconds = float(np.median(times[1:]))
     samples = len(names) * seeds * runs * run_set.programs.spec.samples_per_epoch
@@ -95,6 +94,14 @@ def engine_throughput(
         "compile_seconds": run_set.programs.compile_seconds["epoch"],
         "epoch_seconds": epoch_seconds,
     }
+
+
+def timed_epoch(run_set: RunSet, states: Any, epoch: int) -> tuple[Any, float]:
+    """``run_epoch`` with its metrics blocked on: the new states and the wall seconds."""
+    start = time.perf_counter()
+    states, metrics = run_epoch(run_set, states, epoch)
+    jax.block_until_ready(metrics)
+    return states, time.perf_counter() - start
 
 
 def synthetic_run_set(
