@@ -15,12 +15,22 @@ partial arms and the final columns marked as such.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
+import json
+import math
+import tempfile
 from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.animation import Animation, PillowWriter
 
 from jaxopt_lab.studies import completeness
 from jaxopt_lab.studies.kinds import KINDS
-from jaxopt_lab.studies.sections import study_command
+from jaxopt_lab.studies.sections import ReportParts, study_command
 from jaxopt_lab.studies.store import ReportError, Store
 
 
@@ -59,5 +69,56 @@ def build_report(run_dir: str | Path, *, allow_incomplete: bool = False) -> Repo
     if unfinished:
         lines = [*completeness.warning_lines(unfinished, command), *parts.lines]
         parts = dataclasses.replace(parts, lines=lines)
-    path = store.write_report(parts)
+    path = store.write_report(report_text(parts), table_texts(parts), figure_bytes(parts))
     return Report(path, parts.headline, tuple(completeness.describe(unfinished)))
+
+
+def report_text(parts: ReportParts) -> str:
+    """``report.md``'s text."""
+    return "\n".join(parts.lines).rstrip() + "\n"
+
+
+def table_texts(parts: ReportParts) -> dict[str, tuple[str | None, str]]:
+    """Each table's CSV text (None: JSON only) and JSON text, by file stem."""
+    out = {}
+    for name, (records, payload) in parts.tables.items():
+        csv_text = None
+        if records is not None:
+            buffer = io.StringIO(newline="")
+            writer = csv.DictWriter(buffer, fieldnames=list(records[0]))
+            writer.writeheader()
+            writer.writerows(records)
+            csv_text = buffer.getvalue()
+        out[name] = (csv_text, json.dumps(payload, indent=2, default=_json_default))
+    return out
+
+
+def figure_bytes(parts: ReportParts) -> dict[str, bytes]:
+    """Each figure as the bytes of its file: a ``Figure`` as PNG, an ``Animation`` as GIF."""
+    out = {}
+    # PNGs first: saving an animation closes every open figure.
+    for name, fig in sorted(parts.figures.items(), key=lambda kv: isinstance(kv[1], Animation)):
+        if isinstance(fig, Animation):
+            with tempfile.TemporaryDirectory() as tmp:  # PillowWriter writes to a file only
+                path = Path(tmp) / name
+                fig.save(path, writer=PillowWriter(fps=12), dpi=70)
+                out[name] = path.read_bytes()
+            plt.close("all")
+        else:
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=110)
+            plt.close(fig)
+            out[name] = buffer.getvalue()
+    return out
+
+
+def _json_default(x: Any) -> Any:
+    if dataclasses.is_dataclass(x):
+        return {k: _finite(v) for k, v in dataclasses.asdict(x).items()}
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"cannot serialise {type(x).__name__}")
+
+
+def _finite(v: Any) -> Any:
+    return None if isinstance(v, float) and not math.isfinite(v) else v

@@ -23,18 +23,13 @@ a seed's earlier epoch into its "final").
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
-import numpy as np
 import yaml
-from matplotlib.animation import Animation, PillowWriter
 
 from jaxopt_lab._typed_yaml import read_mapping
 from jaxopt_lab.config import Config, config_to_dict
@@ -49,7 +44,6 @@ from jaxopt_lab.engine.outputs import (
 )
 from jaxopt_lab.studies.completeness import RunSetProgress
 from jaxopt_lab.studies.runs import RunCurve, curves_from_records
-from jaxopt_lab.studies.sections import ReportParts
 from jaxopt_lab.studies.spec import StudySpec, spec_from_dict, spec_to_dict
 
 STUDY_FILE = "study.yaml"
@@ -218,28 +212,25 @@ class Store:
 
     # --------------------------------------------------------------------- the report
 
-    def write_report(self, parts: ReportParts) -> Path:
-        """Figures, tables (CSV and JSON) and ``report.md``; returns the report's path."""
-        figures = self.root / FIGURES_DIR
-        # PNGs first: saving an animation closes every open figure.
-        for name, fig in sorted(parts.figures.items(), key=lambda kv: _is_gif(kv[1])):
-            figures.mkdir(parents=True, exist_ok=True)
-            if _is_gif(fig):
-                fig.save(figures / name, writer=PillowWriter(fps=12), dpi=70)
-                plt.close("all")
-            else:
-                fig.savefig(figures / name, dpi=110)
-                plt.close(fig)
-        for name, (records, payload) in parts.tables.items():
-            if records is not None:
-                with (self.root / f"{name}.csv").open("w", newline="") as f:
-                    writer = csv.DictWriter(f, fieldnames=list(records[0]))
-                    writer.writeheader()
-                    writer.writerows(records)
-            text = json.dumps(payload, indent=2, default=_json_default)
-            (self.root / f"{name}.json").write_text(text)
+    def write_report(
+        self,
+        text: str,
+        tables: Mapping[str, tuple[str | None, str]],
+        figures: Mapping[str, bytes],
+    ) -> Path:
+        """``report.md``, its tables (stem → CSV text or None, JSON text) and figures (file
+        name under figures/ → bytes), as ``studies.report`` rendered them; returns the
+        report's path."""
+        if figures:
+            (self.root / FIGURES_DIR).mkdir(parents=True, exist_ok=True)
+        for name, data in figures.items():
+            (self.root / FIGURES_DIR / name).write_bytes(data)
+        for name, (csv_text, json_text) in tables.items():
+            if csv_text is not None:
+                (self.root / f"{name}.csv").write_text(csv_text)
+            (self.root / f"{name}.json").write_text(json_text)
         path = self.root / REPORT_FILE
-        path.write_text("\n".join(parts.lines).rstrip() + "\n")
+        path.write_text(text)
         return path
 
 
@@ -306,19 +297,3 @@ def _with_final_test(
             )
         out.append(dataclasses.replace(curve, planned_epochs=planned))
     return out
-
-
-def _is_gif(figure: Any) -> bool:
-    return isinstance(figure, Animation)
-
-
-def _json_default(x: Any) -> Any:
-    if dataclasses.is_dataclass(x):
-        return {k: _finite(v) for k, v in dataclasses.asdict(x).items()}
-    if isinstance(x, np.generic):
-        return x.item()
-    raise TypeError(f"cannot serialise {type(x).__name__}")
-
-
-def _finite(v: Any) -> Any:
-    return None if isinstance(v, float) and not math.isfinite(v) else v
