@@ -15,8 +15,9 @@ resumed (bitwise, by the engine), unless ``overwrite``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from jaxopt_lab import engine
@@ -28,6 +29,61 @@ from jaxopt_lab.studies.store import Store
 
 # on_set(k, n, run-set directory, row names) is called before each of the n run sets trains.
 OnSet = Callable[[int, int, str, Sequence[str]], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """One training phase of a study: the sub-directory of the study's directory its run sets
+    go in (None: the study's directory itself), its rows, and ``apart`` (as in ``run_sets``)."""
+
+    directory: str | None
+    rows: list[Row]
+    apart: Mapping[str, str] | None = None
+
+    def store(self, study: Store) -> Store:
+        return study if self.directory is None else study.child(self.directory)
+
+
+# A kind's phases, in order; a later phase may read what the earlier ones trained (the tuning
+# study's re-runs are chosen from its sweep), so the plan is consumed one phase at a time.
+Plan = Callable[[StudySpec, Store], Iterator[Phase]]
+
+
+def train_phases(
+    spec: StudySpec,
+    store: Store,
+    phases: Iterable[Phase],
+    *,
+    overwrite: bool,
+    quiet: bool,
+    data: MNIST | None,
+    on_set: OnSet | None,
+) -> None:
+    """Train each phase's rows in turn (``train_rows``)."""
+    for phase in phases:
+        train_rows(
+            spec,
+            phase.rows,
+            phase.store(store),
+            overwrite=overwrite,
+            quiet=quiet,
+            data=data,
+            on_set=on_set,
+            apart=phase.apart,
+        )
+
+
+def planned_sets(
+    spec: StudySpec, store: Store, phases: Iterable[Phase]
+) -> dict[str, dict[str, Config]]:
+    """Every run set the phases train, by its directory relative to the study's (``sweep/set0``),
+    without training: a later phase is planned from what ``store`` holds of the earlier ones."""
+    out = {}
+    for phase in phases:
+        prefix = "" if phase.directory is None else f"{phase.directory}/"
+        for dirname, members in run_sets(spec, row_configs(spec, phase.rows), phase.apart):
+            out[prefix + dirname] = members
+    return out
 
 
 def row_configs(spec: StudySpec, rows: Sequence[Row]) -> dict[str, Config]:

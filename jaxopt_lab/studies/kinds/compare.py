@@ -8,11 +8,12 @@ rankings, pairwise tests and generated conclusions, then the method.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 from jaxopt_lab._typed_yaml import Where
 from jaxopt_lab.data import MNIST
 from jaxopt_lab.studies.aggregate import summarize_arms
-from jaxopt_lab.studies.runsets import OnSet, train_rows
+from jaxopt_lab.studies.runsets import OnSet, Phase, train_phases
 from jaxopt_lab.studies.sections import (
     ReportParts,
     comparison_section,
@@ -38,7 +39,13 @@ def run(
     data: MNIST | None,
     on_set: OnSet | None,
 ) -> None:
-    train_rows(spec, spec.rows, store, overwrite=overwrite, quiet=quiet, data=data, on_set=on_set)
+    opts = {"overwrite": overwrite, "quiet": quiet, "data": data, "on_set": on_set}
+    train_phases(spec, store, plan(spec, store), **opts)
+
+
+def plan(spec: StudySpec, store: Store) -> Iterator[Phase]:
+    """One phase: the rows, in the study's directory."""
+    yield Phase(None, list(spec.rows))
 
 
 def report(spec: StudySpec, store: Store) -> ReportParts:

@@ -42,7 +42,7 @@ the trial, the test set was touched only by the re-runs.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from jaxopt_lab._typed_yaml import Where, one_of
@@ -53,7 +53,13 @@ from jaxopt_lab.studies.aggregate import ArmSummary, comparisons, summarize_arms
 from jaxopt_lab.studies.conclusions import METRIC_NAMES
 from jaxopt_lab.studies.field_sections import VERDICT_METRIC
 from jaxopt_lab.studies.runs import METRICS, RunCurve
-from jaxopt_lab.studies.runsets import OnSet, row_configs, steps_per_epoch, train_rows
+from jaxopt_lab.studies.runsets import (
+    OnSet,
+    Phase,
+    row_configs,
+    steps_per_epoch,
+    train_phases,
+)
 from jaxopt_lab.studies.sections import (
     ReportParts,
     comparison_section,
@@ -244,15 +250,20 @@ def run(
     on_set: OnSet | None,
 ) -> None:
     opts = {"overwrite": overwrite, "quiet": quiet, "data": data, "on_set": on_set}
+    first = row_configs(spec, trial_rows(spec)[:1])
+    store.write_results({"steps_per_epoch": steps_per_epoch(next(iter(first.values())), data)})
+    train_phases(spec, store, plan(spec, store), **opts)
+
+
+def plan(spec: StudySpec, store: Store) -> Iterator[Phase]:
+    """The random-search trials (``trials/``, one run set per optimizer), then each optimizer's
+    defaults and chosen trial re-run (``final/``, one run set per arm)."""
     trials = trial_rows(spec)
-    apart = {r.name: str(r.group) for r in trials}
-    train_rows(spec, trials, store.child(TRIALS), apart=apart, **opts)
-    first = row_configs(spec, trials[:1])[trials[0].name]
-    store.write_results({"steps_per_epoch": steps_per_epoch(first, data)})
+    yield Phase(TRIALS, trials, {r.name: str(r.group) for r in trials})
     trials_read = store.child(TRIALS).read_rows([r.name for r in trials])
     best = best_trials(spec, _trial_arms(spec, trials_read), spec.settings.metric)
     finals = final_rows(spec, best)
-    train_rows(spec, finals, store.child(FINAL), apart={r.name: r.name for r in finals}, **opts)
+    yield Phase(FINAL, finals, {r.name: r.name for r in finals})
 
 
 def _trial_arms(spec: StudySpec, data: RowData) -> list[ArmSummary]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from jaxopt_lab.studies import markdown, plots
 from jaxopt_lab.studies.aggregate import ArmSummary, ranking, summarize_arms
 from jaxopt_lab.studies.conclusions import METRIC_NAMES, fmt_value
 from jaxopt_lab.studies.runs import METRICS
-from jaxopt_lab.studies.runsets import OnSet, train_rows
+from jaxopt_lab.studies.runsets import OnSet, Phase, train_phases
 from jaxopt_lab.studies.sections import (
     ReportParts,
     comparison_section,
@@ -73,13 +73,18 @@ def run(
     on_set: OnSet | None,
 ) -> None:
     opts = {"overwrite": overwrite, "quiet": quiet, "data": data, "on_set": on_set}
+    train_phases(spec, store, plan(spec, store), **opts)
+
+
+def plan(spec: StudySpec, store: Store) -> Iterator[Phase]:
+    """The sweep (``sweep/``), then the re-runs at the rates it tuned (``final/``)."""
     sweep = sweep_rows(spec)
-    train_rows(spec, sweep, store.child("sweep"), **opts)
+    yield Phase("sweep", sweep)
     rows = store.child("sweep").read_rows([r.name for r in sweep])
     best = best_learning_rates(
         summarize_arms(rows.runs, spec.report.target_accuracy), spec.settings.metric
     )
-    train_rows(spec, final_rows(spec, best), store.child("final"), **opts)
+    yield Phase("final", final_rows(spec, best))
 
 
 def report(spec: StudySpec, store: Store) -> ReportParts:
