@@ -81,7 +81,7 @@ def record() -> dict[str, Any]:
         "code_sha256": fingerprint(files),
         "files": files,
         "python": platform.python_version(),
-        "libraries": {name: _version(name) for name in LIBRARIES},
+        "libraries": {name: library_version(name) for name in LIBRARIES},
     }
 
 
@@ -93,7 +93,8 @@ def changed_files(recorded: dict[str, str]) -> list[str]:
     )
 
 
-def _version(name: str) -> str | None:
+def library_version(name: str) -> str | None:
+    """The installed version of ``name`` (None: not installed)."""
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:

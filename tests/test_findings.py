@@ -1,10 +1,13 @@
-"""The README's Findings are rendered from stored, finished studies of the present code only."""
+"""The README's Findings are rendered from published studies, whose reports must be what the
+present report code renders from their records."""
 
 import json
 
 import pytest
 
 from jaxopt_lab import findings, provenance
+from jaxopt_lab.studies.replays import Replayer
+from jaxopt_lab.studies.report import build_report
 from jaxopt_lab.studies.store import Store
 from tests.studies.fake_runs import fake_study
 
@@ -19,6 +22,7 @@ CITED = (findings.Cited("fake", "Which fake optimizer is best?", findings.seed_t
 def runs(tmp_path):
     fake_study(tmp_path / "fake", ROWS)
     Store(tmp_path / "fake").add_provenance(provenance.record(), fresh=True)
+    build_report(tmp_path / "fake")
     return tmp_path
 
 
@@ -29,7 +33,8 @@ def test_a_bullet_is_rendered_from_the_stored_tables(runs):
     adam = next(a for a in table["arms"] if a["arm"] == "Adam")
     assert f"Adam {adam['final_val_accuracy_mean']:.4f} ± " in block
     command = "python scripts/compare.py --config configs/studies/fake.yaml --out runs/fake"
-    assert f"**Which fake optimizer is best?** (`{command}`)" in block
+    report = f"[report]({runs.as_posix()}/fake/report.md)"
+    assert f"**Which fake optimizer is best?** ({report}; `{command}`)" in block
     sgd = next(a for a in table["arms"] if a["arm"] == "SGD")
     assert f"{(sgd['final_val_accuracy_mean'] - 0.95) * 100:+.2f} (SGD)" in block
 
@@ -47,21 +52,18 @@ def test_a_missing_study_names_the_command_that_makes_it(tmp_path):
         findings.render(tmp_path, CITED)
 
 
-def test_a_study_without_provenance_or_from_other_code_is_refused(runs):
-    path = runs / "fake" / "provenance.json"
-    calls = json.loads(path.read_text())["calls"]
-    calls[0]["files"]["optimizers/adam.py"] = "0" * 64
-    calls[0]["code_sha256"] = "0" * 64
-    path.write_text(json.dumps({"calls": calls}))
-    with pytest.raises(findings.FindingsError, match=r"changed since: optimizers/adam\.py"):
-        findings.render(runs, CITED)
-    path.unlink()
-    with pytest.raises(findings.FindingsError, match="records no provenance"):
-        findings.render(runs, CITED)
+def test_an_unpublished_study_is_refused_with_the_commands_that_publish_it(runs):
+    with pytest.raises(findings.FindingsError, match=r"holds no published study.*publish\.py"):
+        findings.check_study(runs, "fake", Replayer())
 
 
-def test_an_unfinished_study_is_refused(tmp_path):
-    fake_study(tmp_path / "fake", [{**ROWS[0], "reached": 1}, ROWS[1]])
-    Store(tmp_path / "fake").add_provenance(provenance.record(), fresh=True)
-    with pytest.raises(findings.FindingsError, match="epoch 1 of 3"):
-        findings.render(tmp_path, CITED)
+def test_a_report_edited_by_hand_or_older_than_the_report_code_is_found(runs):
+    root = runs / "fake"
+    assert findings.report_differs(root) is None
+    report = root / "report.md"
+    report.write_text(report.read_text().replace("Adam", "AdamX", 1))
+    assert findings.report_differs(root) == "report.md"
+    build_report(root)
+    table = root / "table.json"
+    table.write_text(table.read_text().replace("0.", "1.", 1))
+    assert findings.report_differs(root) == "table.json"

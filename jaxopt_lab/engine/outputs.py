@@ -12,6 +12,7 @@ A metric of a diverged run is ``null`` from the epoch it diverged at, so no NaN 
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import math
 import os
@@ -28,6 +29,8 @@ from jaxopt_lab._typed_yaml import yaml_problem
 
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
+# The same records gzip-compressed, as a published study holds them (results/<study>/).
+METRICS_GZ = "metrics.jsonl.gz"
 SUMMARY = "summary.json"
 CHECKPOINTS = "checkpoints"
 OUTPUT_NAMES = (CONFIG, METRICS, SUMMARY, CHECKPOINTS)
@@ -206,8 +209,8 @@ def read_metrics(out_dir: str | Path) -> list[dict[str, Any]]:
       DamagedOutputError: a line is not a JSON object (a torn last line too), naming the file
         and the line.
     """
-    path = Path(out_dir) / METRICS
-    if not path.exists():
+    path = metrics_file(out_dir)
+    if path is None:
         return []
     records = []
     for number, line in enumerate(_read_text(path).splitlines(), 1):
@@ -221,6 +224,15 @@ def read_metrics(out_dir: str | Path) -> list[dict[str, Any]]:
             raise DamagedOutputError(_damaged(path, "is not a JSON object", number))
         records.append(record)
     return records
+
+
+def metrics_file(out_dir: str | Path) -> Path | None:
+    """``metrics.jsonl``, else its compressed ``metrics.jsonl.gz``, else None."""
+    for name in (METRICS, METRICS_GZ):
+        path = Path(out_dir) / name
+        if path.is_file():
+            return path
+    return None
 
 
 def read_json(path: str | Path) -> Any:
@@ -248,6 +260,11 @@ def _damaged(path: Path, what: str, line: int | None = None) -> str:
 
 def _read_text(path: Path) -> str:
     try:
+        if path.suffix == ".gz":
+            try:
+                return gzip.decompress(path.read_bytes()).decode("utf-8")
+            except (OSError, EOFError) as error:
+                raise DamagedOutputError(_damaged(path, f"is not gzip ({error})")) from None
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise DamagedOutputError(_damaged(path, f"is not UTF-8 text ({error})")) from None

@@ -27,11 +27,15 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import Animation, PillowWriter
+from PIL import Image
 
 from jaxopt_lab.studies import completeness
 from jaxopt_lab.studies.kinds import KINDS
 from jaxopt_lab.studies.sections import ReportParts, study_command
 from jaxopt_lab.studies.store import ReportError, Store
+
+# A published study's figures are reduced to this many colours (as the README's figure).
+PUBLISHED_COLOURS = 64
 
 
 class IncompleteStudyError(ReportError):
@@ -62,14 +66,15 @@ def build_report(run_dir: str | Path, *, allow_incomplete: bool = False) -> Repo
     spec = store.read_spec()
     progress = store.progress()
     unfinished = completeness.incomplete(progress)
-    command = study_command(spec, store.root)
+    command = study_command(spec, store.training_dir)
     if unfinished and not allow_incomplete:
         raise IncompleteStudyError(completeness.error_message(str(store.root), unfinished, command))
     parts = KINDS[spec.kind].report(spec, store)
     if unfinished:
         lines = [*completeness.warning_lines(unfinished, command), *parts.lines]
         parts = dataclasses.replace(parts, lines=lines)
-    path = store.write_report(report_text(parts), table_texts(parts), figure_bytes(parts))
+    figures = figure_bytes(parts, reduced=store.published)
+    path = store.write_report(report_text(parts), table_texts(parts), figures)
     return Report(path, parts.headline, tuple(completeness.describe(unfinished)))
 
 
@@ -93,8 +98,9 @@ def table_texts(parts: ReportParts) -> dict[str, tuple[str | None, str]]:
     return out
 
 
-def figure_bytes(parts: ReportParts) -> dict[str, bytes]:
-    """Each figure as the bytes of its file: a ``Figure`` as PNG, an ``Animation`` as GIF."""
+def figure_bytes(parts: ReportParts, *, reduced: bool = False) -> dict[str, bytes]:
+    """Each figure as the bytes of its file: a ``Figure`` as PNG (``reduced``: to
+    ``PUBLISHED_COLOURS`` colours, as a published study keeps them), an ``Animation`` as GIF."""
     out = {}
     # PNGs first: saving an animation closes every open figure.
     for name, fig in sorted(parts.figures.items(), key=lambda kv: isinstance(kv[1], Animation)):
@@ -108,8 +114,17 @@ def figure_bytes(parts: ReportParts) -> dict[str, bytes]:
             buffer = io.BytesIO()
             fig.savefig(buffer, format="png", dpi=110)
             plt.close(fig)
-            out[name] = buffer.getvalue()
+            out[name] = _reduced_png(buffer.getvalue()) if reduced else buffer.getvalue()
     return out
+
+
+def _reduced_png(png: bytes) -> bytes:
+    """``png`` with a palette of ``PUBLISHED_COLOURS`` colours (a third of the bytes or less;
+    the figures are lines and flat fills)."""
+    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(PUBLISHED_COLOURS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
 
 
 def _json_default(x: Any) -> Any:

@@ -35,6 +35,7 @@ import numpy as np
 LAWS = ("log_uniform", "uniform", "one_minus_log_uniform", "choice")
 MAX_EXTRA = 2  # dimensions besides the learning rate
 LEAD = "learning_rate"
+DIGITS = 4  # significant digits of a drawn value
 
 
 class SearchSpaceError(ValueError):
@@ -65,7 +66,7 @@ class Dimension:
         else:  # one_minus_log_uniform: 1 − x log-uniform in [1 − b, 1 − a]
             hi, lo = math.log(1.0 - a), math.log(1.0 - b)
             x = 1.0 - math.exp(hi + u * (lo - hi))
-        return float(f"{x:.4g}")
+        return float(f"{x:.{DIGITS}g}")
 
     def describe(self) -> str:
         """``log-uniform in [0.0001, 0.1]``, ``one of 0, 500, 2000``…"""

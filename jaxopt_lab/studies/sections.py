@@ -23,6 +23,7 @@ from jaxopt_lab.studies.aggregate import ArmSummary, comparisons
 from jaxopt_lab.studies.runs import METRICS
 from jaxopt_lab.studies.spec import StudySpec
 from jaxopt_lab.studies.stats import PairedTest
+from jaxopt_lab.studies.store import Store
 
 # A table: CSV records (None: JSON only) and the JSON payload.
 Table = tuple[list[dict[str, Any]] | None, dict[str, Any]]
@@ -49,15 +50,19 @@ def study_command(spec: StudySpec, run_dir: Path) -> str:
     return f"python scripts/compare.py --config {src} --out {run_dir}"
 
 
-def header_lines(spec: StudySpec, run_dir: Path) -> list[str]:
-    """Title, question, and the commands that regenerate the study and rebuild its report."""
+def header_lines(spec: StudySpec, store: Store) -> list[str]:
+    """Title, question, and the commands that regenerate the study (and publish it, for a
+    published one) and rebuild its report."""
+    regenerate = f"`{study_command(spec, store.training_dir)}`"
+    if store.published:
+        regenerate += f", then `python scripts/publish.py {store.training_dir}`"
     return [
         f"# Study: {spec.study}",
         "",
         f"**Question.** {spec.question.strip()}",
         "",
-        f"Regenerate: `{study_command(spec, run_dir)}`; rebuild this "
-        f"report from the stored metrics: `python scripts/report.py {run_dir}`.",
+        f"Regenerate: {regenerate}; rebuild this report from the stored records: "
+        f"`python scripts/report.py {store.shown_dir}`.",
         "",
     ]
 

@@ -24,6 +24,7 @@ a seed's earlier epoch into its "final").
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -34,10 +35,14 @@ import yaml
 from jaxopt_lab._typed_yaml import read_mapping
 from jaxopt_lab.config import Config, config_to_dict
 from jaxopt_lab.engine.outputs import (
+    CHECKPOINTS,
     CONFIG,
     METRICS,
+    METRICS_GZ,
     SUMMARY,
+    atomic_write_bytes,
     atomic_write_text,
+    metrics_file,
     read_config,
     read_json,
     read_metrics,
@@ -52,6 +57,11 @@ RESULTS_FILE = "results.json"
 PROVENANCE_FILE = "provenance.json"
 REPORT_FILE = "report.md"
 FIGURES_DIR = "figures"
+# A published study (results/<study>/, jaxopt_lab.studies.publish): its behavioural fingerprint.
+FINGERPRINT_FILE = "fingerprint.json"
+# Where studies train and where they are published, relative to the repository.
+RUNS_DIR = Path("runs")
+RESULTS_DIR = Path("results")
 
 
 class ReportError(ValueError):
@@ -78,6 +88,21 @@ class Store:
 
     def child(self, name: str) -> Store:
         return Store(self.root / name)
+
+    @property
+    def published(self) -> bool:
+        """Whether this is a published study (it holds a fingerprint)."""
+        return (self.root / FINGERPRINT_FILE).is_file()
+
+    @property
+    def training_dir(self) -> Path:
+        """Where the study trains: this directory, or for a published one ``runs/<study>``."""
+        return RUNS_DIR / self.root.name if self.published else self.root
+
+    @property
+    def shown_dir(self) -> Path:
+        """How reports name this directory: ``results/<study>`` for a published one."""
+        return RESULTS_DIR / self.root.name if self.published else self.root
 
     # --------------------------------------------------------------------- the study
 
@@ -138,12 +163,7 @@ class Store:
         first = next(iter(members.values()))
         if read_json(summary).get("epochs_completed") != first.train.epochs:
             return False
-        resolved = (
-            config_to_dict(first)
-            if len(members) == 1
-            else {k: config_to_dict(c) for k, c in members.items()}
-        )
-        return read_config(set_dir) == yaml.safe_load(yaml.safe_dump(resolved))
+        return read_config(set_dir) == as_saved(members)
 
     def read_rows(self, names: Sequence[str]) -> RowData:
         """Each row's runs and its run set's summary, from the run sets listed in
@@ -156,7 +176,7 @@ class Store:
         summaries: dict[str, dict[str, Any]] = {}
         planned: dict[str, int] = {}
         for set_dir in self._run_sets():
-            if not (set_dir / METRICS).is_file():
+            if metrics_file(set_dir) is None:
                 continue
             epochs = _planned_epochs(set_dir)
             summary = _summary_for(set_dir, epochs)
@@ -196,7 +216,61 @@ class Store:
         if index.is_file():
             listed = read_json(index)
             return {self.root / d: tuple(rows) for d, rows in listed.items()}
-        return {p.parent: () for p in sorted(self.root.glob(f"*/{METRICS}"))}
+        found = {*self.root.glob(f"*/{METRICS}"), *self.root.glob(f"*/{METRICS_GZ}")}
+        return {p.parent: () for p in sorted(found)}
+
+    def saved_config(self, dirname: str) -> Any:
+        """A run set's ``config.yaml`` as the engine wrote it (None: not there)."""
+        set_dir = self.run_set_dir(dirname)
+        return read_config(set_dir) if (set_dir / CONFIG).is_file() else None
+
+    def run_set_dirs(self) -> list[str]:
+        """Every run set of the study and of its phases, relative to this directory."""
+        phases = [self, *(Store(p.parent) for p in sorted(self.root.glob(f"*/{RUNSETS_FILE}")))]
+        return [
+            set_dir.relative_to(self.root).as_posix()
+            for phase in phases
+            for set_dir in phase._run_sets()
+        ]
+
+    # --------------------------------------------------------------------- publishing
+
+    def copy_records(self, dest: Store, *, compress: bool, only: Sequence[str] | None) -> None:
+        """Copy the study's records (no checkpoints, no report) into ``dest``: ``study.yaml``,
+        ``provenance.json``, ``results.json`` and each phase's ``runsets.json``, and each run
+        set's config, summary and metrics (gzip-compressed when ``compress``, else plain).
+        ``only``: the run sets to copy (None: every one)."""
+        names = (STUDY_FILE, PROVENANCE_FILE, RESULTS_FILE, RUNSETS_FILE)
+        for path in sorted(self.root.rglob("*")):
+            relative = path.relative_to(self.root)
+            if path.name in names and path.is_file() and CHECKPOINTS not in relative.parts:
+                _copy(path, dest.root / relative)
+        for dirname in self.run_set_dirs() if only is None else only:
+            source, target = self.root / dirname, dest.root / dirname
+            for name in (CONFIG, SUMMARY):
+                if (source / name).is_file():
+                    _copy(source / name, target / name)
+            metrics = metrics_file(source)
+            if metrics is None:
+                continue
+            target.mkdir(parents=True, exist_ok=True)
+            text = read_text_of(metrics)
+            if compress:
+                atomic_write_bytes(target / METRICS_GZ, gzip.compress(text.encode(), mtime=0))
+            else:
+                atomic_write_text(target / METRICS, text)
+
+    def write_fingerprint(self, fingerprint: Mapping[str, Any]) -> None:
+        atomic_write_text(self.root / FINGERPRINT_FILE, json.dumps(fingerprint, indent=1) + "\n")
+
+    def read_fingerprint(self) -> dict[str, Any]:
+        path = self.root / FINGERPRINT_FILE
+        if not path.is_file():
+            raise ReportError(
+                f"{path} not found: {self.root} is not a published study (publish one with "
+                "python scripts/publish.py runs/<study>)"
+            )
+        return read_json(path)
 
     # --------------------------------------------------------------------- own loops
 
@@ -234,6 +308,26 @@ class Store:
         return path
 
 
+def as_saved(members: Mapping[str, Config]) -> Any:
+    """A run set's configs as its ``config.yaml`` holds them (one config, or label → config)."""
+    resolved = (
+        config_to_dict(next(iter(members.values())))
+        if len(members) == 1
+        else {k: config_to_dict(c) for k, c in members.items()}
+    )
+    return yaml.safe_load(yaml.safe_dump(resolved))
+
+
+def read_text_of(path: Path) -> str:
+    """A record file's text, decompressed when it is ``.gz``."""
+    return gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(target, source.read_bytes())
+
+
 def _planned_epochs(set_dir: Path) -> int:
     """``train.epochs`` of a run set's ``config.yaml``: one config, or label → config (the
     engine's ``train_many``; every label shares the train section)."""
@@ -267,8 +361,7 @@ def _summary_for(set_dir: Path, planned: int) -> dict[str, Any]:
 
 def _set_progress(set_dir: Path, rows: Sequence[str], *, where: str) -> RunSetProgress:
     """How far one run set got (not started: no ``metrics.jsonl``)."""
-    metrics = set_dir / METRICS
-    if not metrics.is_file():
+    if metrics_file(set_dir) is None:
         planned = _planned_epochs(set_dir) if (set_dir / CONFIG).is_file() else None
         return RunSetProgress(where, tuple(rows), planned, {}, summarized=False)
     planned = _planned_epochs(set_dir)

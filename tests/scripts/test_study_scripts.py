@@ -53,7 +53,9 @@ def test_report_of_a_directory_that_is_no_study_says_so(tmp_path, capsys):
     assert "is not a study run directory" in _error(capsys)
 
 
-def test_findings_check_says_whether_the_readme_is_current(tmp_path, capsys, monkeypatch):
+def test_findings_rebuilds_the_readme_and_check_refuses_an_unpublished_study(
+    tmp_path, capsys, monkeypatch
+):
     from jaxopt_lab import findings, provenance
     from jaxopt_lab.studies.store import Store
     from tests.studies.fake_runs import fake_study
@@ -65,15 +67,18 @@ def test_findings_check_says_whether_the_readme_is_current(tmp_path, capsys, mon
         {"name": "SGD", "optimizer": "sgd", "level": 0.9},
         {"name": "Adam", "optimizer": "adam", "level": 0.95},
     ]
-    fake_study(tmp_path / "runs" / "fake", rows)
-    Store(tmp_path / "runs" / "fake").add_provenance(provenance.record(), fresh=True)
+    fake_study(tmp_path / "results" / "fake", rows)
+    Store(tmp_path / "results" / "fake").add_provenance(provenance.record(), fresh=True)
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n{findings.START}\n{findings.END}\n")
-    args = ["--runs", str(tmp_path / "runs"), "--readme", str(readme)]
-    assert script["main"]([*args, "--check"]) == 1
-    assert script["main"](args) == 0
-    assert "**Best?**" in readme.read_text()
-    assert script["main"]([*args, "--check"]) == 0
+    args = ["--results", str(tmp_path / "results"), "--readme", str(readme)]
+    assert script["main"](args) == 0  # rebuilds the report, then the block from its tables
+    assert (tmp_path / "results" / "fake" / "report.md").is_file()
+    assert "**Best?** ([report](" in readme.read_text()
     capsys.readouterr()
-    assert script["main"](["--runs", str(tmp_path / "none"), "--readme", str(readme)]) == 2
-    assert "holds no study; run: python scripts/compare.py" in _error(capsys)
+    assert script["main"]([*args, "--check"]) == 1  # never published: no fingerprint
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "holds no published study" in err
+    assert "python scripts/publish.py runs/fake" in err and "not current: 1 problem" in err
+    assert script["main"](["--results", str(tmp_path / "none"), "--readme", str(readme)]) == 2
+    assert "holds no published study; run and publish it" in _error(capsys)

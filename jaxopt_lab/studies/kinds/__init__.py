@@ -9,7 +9,10 @@ A kind's module defines:
 - ``run(spec, store, *, overwrite, quiet, data, on_set)``: trains or computes, writing through
   the store (``jaxopt_lab.studies.store``);
 - ``report(spec, store) -> ReportParts``: pure; it reads through the store and returns the
-  report's lines, headline, tables and figures, which the store writes.
+  report's lines, headline, tables and figures, which the store writes;
+- either ``plan(spec, store)``: the phases it trains with the engine (``runsets.Phase``), from
+  which its run sets and its replays follow, or ``replays(spec)``: the replays of a kind with
+  its own loop (``jaxopt_lab.studies.replays``), and ``USES_DATA``: whether it reads MNIST.
 
 Adding a kind is a module here and its entry in ``KINDS``.
 """
@@ -22,6 +25,8 @@ from types import ModuleType
 
 from jaxopt_lab._typed_yaml import Where
 from jaxopt_lab.studies.kinds import compare, field, landscapes, second_order, tuning
+from jaxopt_lab.studies.replays import Replay
+from jaxopt_lab.studies.runsets import Plan
 from jaxopt_lab.studies.sections import ReportParts
 from jaxopt_lab.studies.spec import StudySpec
 from jaxopt_lab.studies.store import Store
@@ -35,10 +40,21 @@ class Kind:
     check: Callable[[StudySpec, Where], None]
     run: Callable[..., None]
     report: Callable[[StudySpec, Store], ReportParts]
+    plan: Plan | None = None
+    replays: Callable[[StudySpec], dict[str, Replay]] | None = None
+    uses_data: bool = True
 
     @classmethod
     def of(cls, module: ModuleType) -> Kind:
-        return cls(module.Settings, module.check, module.run, module.report)
+        return cls(
+            module.Settings,
+            module.check,
+            module.run,
+            module.report,
+            plan=getattr(module, "plan", None),
+            replays=getattr(module, "replays", None),
+            uses_data=getattr(module, "USES_DATA", True),
+        )
 
 
 KINDS: dict[str, Kind] = {

@@ -54,5 +54,5 @@ def report(spec: StudySpec, store: Store) -> ReportParts:
         data.runs, spec.report.target_accuracy, data.wall_seconds, spec.report.confidence
     )
     section = comparison_section(spec, arms, prefix="", title="Results")
-    lines = [*header_lines(spec, store.root), *section.lines, *method_lines(spec, data.summaries)]
+    lines = [*header_lines(spec, store), *section.lines, *method_lines(spec, data.summaries)]
     return dataclasses.replace(section, lines=lines)

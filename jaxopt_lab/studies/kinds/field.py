@@ -309,7 +309,7 @@ def report(spec: StudySpec, store: Store) -> ReportParts:
         for unit in ("steps", "seconds")
     }
     lines = [
-        *header_lines(spec, store.root),
+        *header_lines(spec, store),
         *field_sections.budget_lines(spec, spent),
         *field_sections.trial_lines(spec, trials, metric),
         *field_sections.defaults_vs_tuned_lines(

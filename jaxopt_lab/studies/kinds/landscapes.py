@@ -18,10 +18,15 @@ from jaxopt_lab.data import MNIST
 from jaxopt_lab.optimizers import OPTIMIZERS
 from jaxopt_lab.studies import landscapes as surfaces
 from jaxopt_lab.studies import markdown, plots
+from jaxopt_lab.studies.replays import Replay, Replayer
 from jaxopt_lab.studies.runsets import OnSet
 from jaxopt_lab.studies.sections import ReportParts, header_lines
 from jaxopt_lab.studies.spec import LogGrid, StudySpec, check_grid
 from jaxopt_lab.studies.store import Store
+
+USES_DATA = False
+# A replay: every optimizer on the study's first function for this many steps.
+REPLAY_STEPS = 25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,10 +73,37 @@ def run(
     store.write_results(surfaces.run(to_dict(spec.settings)))
 
 
+def replays(spec: StudySpec) -> dict[str, Replay]:
+    """Every optimizer over the whole grid on the first function, ``REPLAY_STEPS`` steps."""
+    cfg = to_dict(spec.settings)
+    small = {
+        **cfg,
+        "functions": cfg["functions"][:1],
+        "steps": min(cfg["steps"], REPLAY_STEPS),
+        "gif": None,
+    }
+
+    def compute(_: Replayer) -> dict[str, Any]:
+        results = surfaces.run(small)
+        return {
+            name: {
+                opt: {k: r[k] for k in ("learning_rate", "scores", "values", "final_gap")}
+                for opt, r in f["optimizers"].items()
+            }
+            for name, f in results["functions"].items()
+        }
+
+    label = (
+        f"{small['functions'][0]}, {small['steps']} steps, {len(small['optimizers'])} optimizers"
+    )
+    replay = Replay({"label": label, "settings": small}, compute)
+    return {replay.key: replay}
+
+
 def report(spec: StudySpec, store: Store) -> ReportParts:
     results = store.read_results()
     lines = [
-        *header_lines(spec, store.root),
+        *header_lines(spec, store),
         "## Method",
         "",
         f"{results['steps']} steps from the same start per function; each optimizer's "

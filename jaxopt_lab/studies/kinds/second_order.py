@@ -14,14 +14,20 @@ from typing import Any
 import numpy as np
 
 from jaxopt_lab._typed_yaml import Where, one_of, to_dict
-from jaxopt_lab.config import config_from_dict
+from jaxopt_lab.config import Config, config_from_dict
 from jaxopt_lab.data import MNIST
 from jaxopt_lab.studies import markdown, plots
 from jaxopt_lab.studies import second_order as curvature
+from jaxopt_lab.studies.replays import Replay, Replayer
 from jaxopt_lab.studies.runsets import OnSet, load_data
 from jaxopt_lab.studies.sections import ReportParts, header_lines
 from jaxopt_lab.studies.spec import StudySpec
 from jaxopt_lab.studies.store import Store
+
+# A replay: each method for at most this many steps on the smallest curve model and this many
+# training and validation images (no timing: only losses and accuracies are compared).
+REPLAY_STEPS = 5
+REPLAY_IMAGES = 200
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,16 +78,50 @@ def run(
 ) -> None:
     """Trains every method on the study's split (loaded from ``base.data`` unless given)."""
     if data is None:
-        data = load_data(
-            config_from_dict({"optimizer": {"name": "adam", "learning_rate": 1e-3}, **spec.base})
-        )
+        data = load_data(_data_config(spec))
     store.write_results(curvature.run(to_dict(spec.settings), data))
+
+
+def replays(spec: StudySpec) -> dict[str, Replay]:
+    """Each method, ``REPLAY_STEPS`` steps, on the smallest curve model and
+    ``REPLAY_IMAGES`` images of the study's split."""
+    cfg = to_dict(spec.settings)
+    small = {
+        **cfg,
+        "n_train": min(cfg["n_train"], REPLAY_IMAGES),
+        "n_val": min(cfg["n_val"], REPLAY_IMAGES),
+        "curve_hidden": [min(cfg["curve_hidden"])],
+        "cost_hidden": [],
+        "steps": {m: min(s, REPLAY_STEPS) for m, s in cfg["steps"].items()},
+    }
+    data_cfg = _data_config(spec).data
+
+    def compute(replayer: Replayer) -> dict[str, Any]:
+        data = replayer.data(data_cfg.source, data_cfg.cache_dir, data_cfg.split_seed)
+        results = curvature.run(small, data)
+        return {
+            hidden: {
+                m: {"losses": r["losses"], "val_accuracy": r["val_accuracy"]}
+                for m, r in curve["methods"].items()
+            }
+            for hidden, curve in results["curves"].items()
+        }
+
+    label = f"h = {small['curve_hidden'][0]}, {small['n_train']} images, ≤ {REPLAY_STEPS} steps"
+    what = {"label": label, "settings": small, "data": to_dict(data_cfg)}
+    replay = Replay(what, compute)
+    return {replay.key: replay}
+
+
+def _data_config(spec: StudySpec) -> Config:
+    """A run config of the study's ``base`` (its data section is the study's split)."""
+    return config_from_dict({"optimizer": {"name": "adam", "learning_rate": 1e-3}, **spec.base})
 
 
 def report(spec: StudySpec, store: Store) -> ReportParts:
     results = store.read_results()
     lines = [
-        *header_lines(spec, store.root),
+        *header_lines(spec, store),
         "## Method",
         "",
         f"Full-batch mean cross-entropy on the first {results['n_train']} training images, "

@@ -95,7 +95,7 @@ def report(spec: StudySpec, store: Store) -> ReportParts:
     sweep_arms = summarize_arms(sweep.runs, target, sweep.wall_seconds, confidence)
     best = best_learning_rates(sweep_arms, metric)
     lines = [
-        *header_lines(spec, store.root),
+        *header_lines(spec, store),
         "## Phase 1: learning-rate sweep",
         "",
         f"Each row trains the grid {', '.join(f'{x:.3g}' for x in grid_points(cfg.grid))} × "
