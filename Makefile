@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine with Python >= 3.11 and pip:
 #   make run    set up .venv, then run the main job (the seed comparison)
-#   make test   set up .venv, then lint and run the test suite
+#   make test   set up .venv, then lint, check the published results (results/) against the
+#               present code, and run the test suite
 # and one opens the workshop's exercises (see notebooks/README.md):
 #   make notebooks  set up .venv with JupyterLab (the [notebooks] extra), then start
 #                   `jupyter lab notebooks/`
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS_STAMP := $(VENV)/.notebooks-stamp
 RUN_OUT ?= runs/seed_table
 
-.PHONY: setup run test lint format notebooks clean
+.PHONY: setup run test lint findings format notebooks clean
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is required (set PYTHON=...)")'
@@ -33,7 +34,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) scripts/findings.py --check
 	$(PY) -m pytest
+
+findings: $(STAMP)
+	$(PY) scripts/findings.py --check
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -26,8 +26,9 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from jaxopt_lab.engine.outputs import read_json
+from jaxopt_lab.studies import completeness
 from jaxopt_lab.studies.kinds import KINDS
-from jaxopt_lab.studies.publish import Verdict, regenerate_command, verify
+from jaxopt_lab.studies.publish import Verdict, continue_command, regenerate_command, verify
 from jaxopt_lab.studies.replays import Replayer
 from jaxopt_lab.studies.report import build_report, report_text, table_texts
 from jaxopt_lab.studies.spec import StudySpec
@@ -105,6 +106,8 @@ def check_study(results: Path, name: str, replayer: Replayer) -> Verdict:
         raise FindingsError(f"{root}: {error}") from None
     if verdict.stale:
         raise FindingsError(verdict.message())
+    if verdict.unfinished:  # no final report yet; its bullet says how far it got
+        return verdict
     stale_report = report_differs(root)
     if stale_report:
         raise FindingsError(
@@ -139,6 +142,8 @@ def report_differs(root: Path) -> str | None:
 def rebuild_reports(results: Path, cited: Sequence[Cited]) -> None:
     """Rebuild every cited study's report in place from its published records."""
     for c in cited:
+        if unfinished(results / c.study):
+            continue
         if not Store(results / c.study).has_spec():
             raise FindingsError(
                 f"{results / c.study} holds no published study; run and publish it: "
@@ -156,11 +161,27 @@ def render(results: Path, cited: Sequence[Cited]) -> str:
     lines = [START, ""]
     for c in cited:
         study = studies[c.study]
+        left = unfinished(results / c.study)
+        if left:
+            lines.append(
+                f"- **{c.question}** (`python scripts/compare.py {study.command}`) In progress: "
+                f"published part-way, {len(left)} of {len(Store(results / c.study).progress())} "
+                f"run sets still to train; continue it with `{continue_command(c.study)}`."
+            )
+            continue
         lines.append(
             f"- **{c.question}** ([report]({study.report}); "
             f"`python scripts/compare.py {study.command}`) {c.render(study)}"
         )
     return "\n".join([*lines, "", END])
+
+
+def unfinished(root: Path) -> list[str]:
+    """The run sets of a study published part-way that are still to train (empty: finished)."""
+    store = Store(root)
+    if not store.has_spec():
+        return []
+    return [p.where for p in completeness.incomplete(store.progress())]
 
 
 def replace_block(readme: str, block: str) -> str:

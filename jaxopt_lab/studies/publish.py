@@ -38,7 +38,7 @@ import datetime
 import hashlib
 import platform
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,7 @@ class Verdict:
     unverifiable: tuple[str, ...] = ()
     changed_files: tuple[str, ...] = ()
     replays: int = 0
+    unfinished: tuple[str, ...] = ()  # a study published part-way (it is continued later)
 
     @property
     def current(self) -> bool:
@@ -112,6 +113,12 @@ class Verdict:
             )
         if self.unverifiable:
             return f"{self.root} cannot be verified here: {'; '.join(self.unverifiable)}."
+        if self.unfinished:
+            return (
+                f"{self.root} is current so far ({self.replays} replays agree) and unfinished: "
+                f"{len(self.unfinished)} run sets to train. Continue it: "
+                f"{continue_command(self.study)}.{changed}"
+            )
         return f"{self.root} is current ({self.replays} replays agree).{changed}"
 
 
@@ -120,6 +127,14 @@ def regenerate_command(study: str) -> str:
     return (
         f"python scripts/compare.py --config configs/studies/{study}.yaml --out {runs} "
         f"--overwrite && python scripts/publish.py {runs}"
+    )
+
+
+def continue_command(study: str) -> str:
+    runs, results = RUNS_DIR / study, RESULTS_DIR / study
+    return (
+        f"python scripts/publish.py --restore {results} {runs} && python scripts/compare.py "
+        f"--config configs/studies/{study}.yaml --out {runs} && python scripts/publish.py {runs}"
     )
 
 
@@ -244,9 +259,23 @@ def _fingerprint(spec: StudySpec, store: Store, replayer: Replayer) -> dict[str,
 
 def plan(spec: StudySpec, store: Store) -> Planned:
     """The run sets the present code plans for the study, from what ``store`` holds of its
-    earlier phases (None: a kind with its own loop)."""
+    earlier phases (None: a kind with its own loop). Of an unfinished study, the phases that
+    can be planned from what it holds."""
     kind = KINDS[spec.kind]
-    return None if kind.plan is None else planned_sets(spec, store, kind.plan(spec, store))
+    if kind.plan is None:
+        return None
+    if not completeness.incomplete(store.progress()):
+        return planned_sets(spec, store, kind.plan(spec, store))
+    planned: dict[str, dict[str, Config]] = {}
+    phases = kind.plan(spec, store)
+    while True:
+        try:
+            phase = next(phases)
+        except StopIteration:
+            return planned
+        except ReportError:  # a later phase is chosen from records not trained yet
+            return planned
+        planned.update(planned_sets(spec, store, [phase]))
 
 
 def study_replays(spec: StudySpec, planned: Planned) -> dict[str, Replay]:
@@ -321,14 +350,13 @@ def verify(
     if moved:
         stale.append(f"the study file resolves to another study ({'; '.join(moved[:3])})")
         return Verdict(**base, stale=tuple(stale))
-    unfinished = completeness.incomplete(store.progress())
-    if unfinished:
-        stale.append(f"it is unfinished ({'; '.join(completeness.describe(unfinished))})")
+    unfinished = tuple(u.where for u in completeness.incomplete(store.progress()))
+    base["unfinished"] = unfinished
     try:
         planned = plan(present, store)
     except ValueError as error:  # the stored records no longer plan the same study
         return Verdict(**base, stale=(*stale, f"its run sets cannot be planned ({error})"))
-    stale += _resolution(planned, store)
+    stale += _resolution(planned, store, unfinished)
     replays = study_replays(present, planned)
     data = data_record(present, planned)
     for what, then, now in (
@@ -393,15 +421,17 @@ def _replay_differences(
     return out
 
 
-def _resolution(planned: Planned, store: Store) -> list[str]:
-    """Where the run sets the present code plans differ from those the study trained."""
+def _resolution(planned: Planned, store: Store, unfinished: Sequence[str]) -> list[str]:
+    """Where the run sets the present code plans differ from those the study trained (of an
+    unfinished study, from those it trained so far)."""
     if planned is None:
         return []
     out = []
     for where, members in planned.items():
         saved = store.saved_config(where)
         if saved is None:
-            out.append(f"run set {where} would be trained but was not")
+            if where not in unfinished:
+                out.append(f"run set {where} would be trained but was not")
             continue
         moved = config_differences(saved, as_saved(members))
         if moved:
