@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt
 from jaxopt_lab.engine.outputs import read_json
 from jaxopt_lab.studies import completeness
 from jaxopt_lab.studies.kinds import KINDS
+from jaxopt_lab.studies.load import stored_spec
 from jaxopt_lab.studies.publish import Verdict, continue_command, regenerate_command, verify
 from jaxopt_lab.studies.replays import Replayer
 from jaxopt_lab.studies.report import build_report, report_text, table_texts
@@ -85,7 +86,7 @@ def load(results: Path, name: str) -> Study:
             f"{store.root} holds no published study; run and publish it: {regenerate_command(name)}"
         )
     try:
-        spec = store.read_spec()
+        spec = stored_spec(store)
         tables = {p.stem: read_json(p) for p in sorted(store.root.glob("*.json")) if _is_table(p)}
     except ValueError as error:
         raise FindingsError(f"{store.root}: {error}") from None
@@ -121,7 +122,7 @@ def report_differs(root: Path) -> str | None:
     """The first of ``report.md`` and the tables that the present code would render otherwise
     (None: all as published). Figures are not compared (PNG bytes vary with matplotlib)."""
     store = Store(root)
-    spec = store.read_spec()
+    spec = stored_spec(store)
     try:
         parts = KINDS[spec.kind].report(spec, store)
     except ReportError as error:

@@ -562,8 +562,9 @@ import optax
 from IPython.display import Image, Markdown, display
 
 from jaxopt_lab import testing
+from jaxopt_lab.studies.load import load_spec, spec_from_dict
 from jaxopt_lab.studies.runner import run_study
-from jaxopt_lab.studies.spec import load_spec, spec_from_dict, spec_to_dict
+from jaxopt_lab.studies.spec import spec_to_dict
 """),
     markdown(r"""
 ## Your optimizer

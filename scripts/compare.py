@@ -19,8 +19,8 @@ import time
 from collections.abc import Sequence
 
 from jaxopt_lab._cli import add_debug_argument, add_set_argument, run_main
+from jaxopt_lab.studies.load import load_spec
 from jaxopt_lab.studies.runner import run_study
-from jaxopt_lab.studies.spec import load_spec
 
 
 def main(argv: list[str] | None = None) -> int:

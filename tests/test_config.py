@@ -12,7 +12,7 @@ from jaxopt_lab.config import (
     config_to_dict,
     load_config,
 )
-from jaxopt_lab.studies.spec import load_spec
+from jaxopt_lab.studies.load import load_spec
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 NOTEBOOK = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "adam": 1e-3}

@@ -3,7 +3,7 @@
     python scripts/compare.py --config configs/studies/seed_table.yaml --out runs/seed_table
     python scripts/report.py runs/seed_table       # rebuild the report from stored metrics
 
-``spec.load_spec`` reads a study into a typed ``StudySpec``; ``runner.run_study`` runs it
+``load.load_spec`` reads a study into a typed ``StudySpec`` (``spec``); ``runner.run_study`` runs it
 through its kind (``kinds.KINDS``: compare, tuning, field, landscapes, second_order, one module
 each), whose rows train through the engine (``runsets``); ``report.build_report`` has the kind
 compose the report from the stored files and the store (``store``, the only module that touches

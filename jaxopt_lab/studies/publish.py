@@ -53,6 +53,7 @@ from jaxopt_lab.engine.lock import OutputLock
 from jaxopt_lab.optimizers import registry
 from jaxopt_lab.studies import completeness
 from jaxopt_lab.studies.kinds import KINDS
+from jaxopt_lab.studies.load import load_spec, stored_spec
 from jaxopt_lab.studies.replays import (
     TOLERANCE,
     Difference,
@@ -65,7 +66,7 @@ from jaxopt_lab.studies.replays import differences as replay_differences
 from jaxopt_lab.studies.report import build_report
 from jaxopt_lab.studies.runner import REPORT_ONLY
 from jaxopt_lab.studies.runsets import planned_sets
-from jaxopt_lab.studies.spec import StudySpec, load_spec, spec_to_dict
+from jaxopt_lab.studies.spec import StudySpec, spec_to_dict
 from jaxopt_lab.studies.store import RESULTS_DIR, RUNS_DIR, ReportError, Store, as_saved
 
 MNIST_TRAIN_IMAGES = 60_000
@@ -162,7 +163,7 @@ def publish(
     """
     source = Store(Path(run_dir))
     target = Store(Path(dest) if dest is not None else RESULTS_DIR / source.root.name)
-    spec = source.read_spec()
+    spec = stored_spec(source)
     if spec.source:  # a `module:factory` beside the study file, as compare.py found it
         registry.add_module_folder(Path(spec.source).parent)
     unfinished = completeness.incomplete(source.progress())
@@ -338,7 +339,7 @@ def verify(
     published from, ``configs/studies/<study>.yaml``).
     """
     store = Store(Path(results_dir))
-    published = store.read_spec()
+    published = stored_spec(store)
     fingerprint = store.read_fingerprint()
     name = store.root.name
     present = load_spec(study_file or published.source or f"configs/studies/{name}.yaml")

@@ -31,6 +31,7 @@ from PIL import Image
 
 from jaxopt_lab.studies import completeness
 from jaxopt_lab.studies.kinds import KINDS
+from jaxopt_lab.studies.load import stored_spec
 from jaxopt_lab.studies.sections import ReportParts, study_command
 from jaxopt_lab.studies.store import ReportError, Store
 
@@ -63,7 +64,7 @@ def build_report(run_dir: str | Path, *, allow_incomplete: bool = False) -> Repo
       ReportError (``jaxopt_lab.studies.store``): a file it needs is missing or damaged.
     """
     store = Store(Path(run_dir))
-    spec = store.read_spec()
+    spec = stored_spec(store)
     progress = store.progress()
     unfinished = completeness.incomplete(progress)
     command = study_command(spec, store.training_dir)

@@ -22,6 +22,7 @@ from jaxopt_lab._typed_yaml import differences
 from jaxopt_lab.data import MNIST
 from jaxopt_lab.engine.lock import OutputLock
 from jaxopt_lab.studies.kinds import KINDS
+from jaxopt_lab.studies.load import stored_spec
 from jaxopt_lab.studies.report import Report, build_report
 from jaxopt_lab.studies.runsets import OnSet
 from jaxopt_lab.studies.spec import StudySpec, spec_to_dict
@@ -73,7 +74,7 @@ def check_same_study(store: Store, spec: StudySpec) -> None:
     Raises:
       StudyMismatchError: naming each key that differs beyond the report section.
     """
-    changed = differences(_runs_of(spec_to_dict(store.read_spec())), _runs_of(spec_to_dict(spec)))
+    changed = differences(_runs_of(spec_to_dict(stored_spec(store))), _runs_of(spec_to_dict(spec)))
     if changed:
         raise StudyMismatchError(
             f"{store.root} holds another study or other runs ({'; '.join(changed[:5])}"

@@ -49,7 +49,7 @@ from jaxopt_lab.engine.outputs import (
 )
 from jaxopt_lab.studies.completeness import RunSetProgress
 from jaxopt_lab.studies.runs import RunCurve, curves_from_records
-from jaxopt_lab.studies.spec import StudySpec, spec_from_dict, spec_to_dict
+from jaxopt_lab.studies.spec import StudySpec, spec_to_dict
 
 STUDY_FILE = "study.yaml"
 RUNSETS_FILE = "runsets.json"
@@ -126,14 +126,15 @@ class Store:
         path = self.root / PROVENANCE_FILE
         return list(read_json(path).get("calls", [])) if path.is_file() else []
 
-    def read_spec(self) -> StudySpec:
+    def read_study(self) -> tuple[dict[str, Any], Path]:
+        """``study.yaml``'s mapping and its path (``studies.load.stored_spec`` types it)."""
         path = self.root / STUDY_FILE
         if not path.is_file():
             raise ReportError(
                 f"{path} not found: {self.root} is not a study run directory "
                 "(scripts/compare.py writes study.yaml first)"
             )
-        return spec_from_dict(read_mapping(path, what="study"), source=str(path))
+        return read_mapping(path, what="study"), path
 
     # --------------------------------------------------------------------- run sets
 

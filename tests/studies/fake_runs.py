@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from jaxopt_lab.engine import outputs
-from jaxopt_lab.studies.spec import StudySpec, slugify, spec_from_dict
+from jaxopt_lab.studies.load import spec_from_dict
+from jaxopt_lab.studies.spec import StudySpec, slugify
 from jaxopt_lab.studies.store import Store
 
 

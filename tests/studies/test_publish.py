@@ -24,10 +24,10 @@ from jaxopt_lab.findings import report_differs
 from jaxopt_lab.optimizers import adam
 from jaxopt_lab.studies import replays, search
 from jaxopt_lab.studies.kinds import tuning
+from jaxopt_lab.studies.load import load_spec
 from jaxopt_lab.studies.publish import PublishError, publish, restore, verify
 from jaxopt_lab.studies.replays import Replayer, Tolerance
 from jaxopt_lab.studies.runner import run_study
-from jaxopt_lab.studies.spec import load_spec
 from jaxopt_lab.studies.store import FINGERPRINT_FILE, Store
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,9 +9,9 @@ import pytest
 from jaxopt_lab import provenance
 from jaxopt_lab.engine import outputs
 from jaxopt_lab.engine.lock import OutputLock, OutputLockedError
+from jaxopt_lab.studies.load import load_spec, spec_from_dict, stored_spec
 from jaxopt_lab.studies.report import build_report
 from jaxopt_lab.studies.runner import StudyMismatchError, run_study
-from jaxopt_lab.studies.spec import load_spec, spec_from_dict
 from jaxopt_lab.studies.store import Store
 from tests.studies.conftest import TINY
 
@@ -31,7 +31,7 @@ def test_seed_table_states_the_expectation_it_cannot_check_in_two_epochs(seed_ta
 
 def test_the_study_yaml_is_the_spec_that_ran(seed_table_run):
     out, _ = seed_table_run
-    assert Store(out).read_spec() == load_spec("configs/studies/seed_table.yaml", TINY)
+    assert stored_spec(Store(out)) == load_spec("configs/studies/seed_table.yaml", TINY)
 
 
 def test_a_diverging_row_is_reported_as_diverged(tiny_mnist, tmp_path):
@@ -92,7 +92,7 @@ def test_a_rerun_may_change_the_report_section_only(seed_table_run, tiny_mnist):
     out, _ = seed_table_run
     spec = load_spec("configs/studies/seed_table.yaml", [*TINY, "report.alpha=0.01"])
     run_study(spec, out, quiet=True, data=tiny_mnist)
-    assert Store(out).read_spec().report.alpha == 0.01
+    assert stored_spec(Store(out)).report.alpha == 0.01
     calls = Store(out).read_provenance()
     assert len(calls) >= 2 and calls[-1]["code_sha256"] == provenance.record()["code_sha256"]
     assert "optimizers/adam.py" in calls[-1]["files"]

@@ -9,9 +9,9 @@ from jaxopt_lab import schedules
 from jaxopt_lab.config import ConfigError
 from jaxopt_lab.studies import runsets
 from jaxopt_lab.studies.kinds import tuning
+from jaxopt_lab.studies.load import load_spec, spec_from_dict
 from jaxopt_lab.studies.runner import run_study
 from jaxopt_lab.studies.runsets import row_configs, run_sets
-from jaxopt_lab.studies.spec import load_spec, spec_from_dict
 
 
 @pytest.mark.parametrize(

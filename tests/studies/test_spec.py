@@ -6,14 +6,8 @@ from __future__ import annotations
 import pytest
 
 from jaxopt_lab.config import ConfigError
-from jaxopt_lab.studies.spec import (
-    LogGrid,
-    StudySpecError,
-    load_spec,
-    row_config_dict,
-    spec_from_dict,
-    spec_to_dict,
-)
+from jaxopt_lab.studies.load import load_spec, spec_from_dict
+from jaxopt_lab.studies.spec import LogGrid, StudySpecError, row_config_dict, spec_to_dict
 
 BASE = {
     "study": "s",

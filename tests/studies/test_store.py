@@ -8,7 +8,7 @@ import json
 import pytest
 
 from jaxopt_lab.engine import outputs
-from jaxopt_lab.studies.spec import spec_from_dict
+from jaxopt_lab.studies.load import spec_from_dict, stored_spec
 from jaxopt_lab.studies.store import ReportError, Store
 from tests.studies.fake_runs import fake_study
 
@@ -62,12 +62,12 @@ def test_the_study_yaml_round_trips(tmp_path):
         source="configs/studies/s.yaml",
     )
     Store(tmp_path).write_spec(spec)
-    assert Store(tmp_path).read_spec() == spec
+    assert stored_spec(Store(tmp_path)) == spec
 
 
 def test_a_study_yaml_written_before_typed_specs_still_loads(tmp_path):
     (tmp_path / "study.yaml").write_text(OLD_STUDY_YAML)
-    spec = Store(tmp_path).read_spec()
+    spec = stored_spec(Store(tmp_path))
     assert spec.settings.grid.points() == pytest.approx([1e-3, 1e-2, 1e-1])
     assert spec.rows[0].grid.num == 9 and spec.rows[0].default_learning_rate == 1.0
     assert spec.overrides == {"train.epochs": 1, "model.hidden_sizes": [16]}
@@ -77,7 +77,7 @@ def test_a_study_yaml_written_before_typed_specs_still_loads(tmp_path):
 
 def test_not_a_study_directory_is_a_clear_error(tmp_path):
     with pytest.raises(ReportError, match="is not a study run directory"):
-        Store(tmp_path).read_spec()
+        stored_spec(Store(tmp_path))
     with pytest.raises(ReportError, match=r"results\.json not found"):
         Store(tmp_path).read_results()
 

@@ -12,8 +12,8 @@ import optax
 import pytest
 
 from jaxopt_lab.optimizers import registry
+from jaxopt_lab.studies.load import load_spec, spec_from_dict
 from jaxopt_lab.studies.runner import run_study
-from jaxopt_lab.studies.spec import load_spec, spec_from_dict
 from tests.studies.conftest import PNG_MAGIC, TINY, summary_runs
 
 # Studies with many rows are cut to their first rows here (compile time grows with the number

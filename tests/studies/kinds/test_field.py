@@ -16,10 +16,10 @@ from jaxopt_lab.config import ConfigError
 from jaxopt_lab.studies import field_sections, plots
 from jaxopt_lab.studies.aggregate import comparisons, summarize_arms
 from jaxopt_lab.studies.kinds import field
+from jaxopt_lab.studies.load import spec_from_dict
 from jaxopt_lab.studies.runner import run_study
 from jaxopt_lab.studies.runs import RunCurve
 from jaxopt_lab.studies.runsets import row_configs
-from jaxopt_lab.studies.spec import spec_from_dict
 from tests.studies.conftest import PNG_MAGIC
 
 FIELD_YAML = "configs/studies/field.yaml"

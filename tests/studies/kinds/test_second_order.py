@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from jaxopt_lab.studies.load import spec_from_dict
 from jaxopt_lab.studies.runner import run_study
-from jaxopt_lab.studies.spec import spec_from_dict
 from tests.studies.conftest import PNG_MAGIC
 
 

@@ -10,7 +10,7 @@ from jaxopt_lab._typed_yaml import read_mapping
 from jaxopt_lab.engine import outputs
 from jaxopt_lab.studies import kinds
 from jaxopt_lab.studies.kinds import KINDS
-from jaxopt_lab.studies.spec import load_spec
+from jaxopt_lab.studies.load import load_spec
 
 STUDIES = Path(kinds.__file__).parent.parent
 CONFIGS = sorted(Path("configs/studies").glob("*.yaml"))

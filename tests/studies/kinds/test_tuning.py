@@ -10,9 +10,9 @@ import pytest
 from jaxopt_lab.config import ConfigError
 from jaxopt_lab.studies.aggregate import summarize_arms
 from jaxopt_lab.studies.kinds import tuning
+from jaxopt_lab.studies.load import spec_from_dict
 from jaxopt_lab.studies.runner import run_study
 from jaxopt_lab.studies.runs import RunCurve
-from jaxopt_lab.studies.spec import spec_from_dict
 
 SGD_ROW = {"name": "SGD", "set": {"optimizer.name": "sgd"}, "default_learning_rate": 0.01}
 
