@@ -1,14 +1,11 @@
-"""Which code produced a result: a fingerprint of the modules that determine the numbers.
+"""Which code produced a result: the text digests of the modules that compute the numbers.
 
 A study records, for every call that trained or computed part of it, a digest of the code of
-each file in ``NUMERICS`` (docstrings, comments and formatting do not count): the optimizers,
-the model, the engine's compiled programs, the data split, the schedules and the studies' own
-computations; and the versions of the libraries under them. ``python scripts/findings.py``
-refuses to cite a study whose recorded fingerprint is not the code's present one, naming the
-files that changed since: a README figure is never older than the code it describes. Files
-that only write, check or present results (outputs, locks, reports, statistics, which
-``scripts/report.py`` reruns on the stored metrics) are left out, so changing them does not make
-every stored study stale.
+each file in ``NUMERICS`` (docstrings, comments and formatting do not count) and the versions of
+the libraries under them. These digests judge nothing: whether a published study is current is
+decided by what the present code computes (``jaxopt_lab.studies.publish.verify``: its replays,
+run sets and split). They say which files changed since a study was published, and they let
+``publish`` refuse records trained by other code unless an earlier publication vouches for it.
 """
 
 from __future__ import annotations

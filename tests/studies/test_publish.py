@@ -159,7 +159,7 @@ def test_adams_default_eps_makes_only_the_studies_that_use_it_stale(
     verdicts = _verdicts(published, tiny_mnist, monkeypatch)
     assert [n for n, v in verdicts.items() if not v.current] == ["adam_sgd", "surfaces"]
     message = verdicts["adam_sgd"].message()
-    assert "replay" in message and "moved" in message and "p1 adam" in message
+    assert "replay" in message and "moved" in message and "runs.adam " in message
     assert "python scripts/compare.py --config configs/studies/adam_sgd.yaml" in message
 
 
@@ -211,15 +211,15 @@ def test_a_selection_rule_makes_only_the_tuning_study_stale(published, tiny_mnis
 
 
 def test_the_tolerance_decides_what_counts_as_moved():
-    tolerance = Tolerance(rtol=1e-4, atol=1e-6)
-    published = {"loss": [2.0, 0.5], "diverged": False, "accuracy": None}
+    tolerance = Tolerance(rtol=1e-4, atol=1e-6, accuracy_atol=2e-4)
+    published = {"loss": [2.0, 0.5], "diverged": False, "val_accuracy": 0.5, "test_accuracy": None}
     assert replays.differences(published, published, tolerance) == []
-    close = {"loss": [2.0001, 0.50004], "diverged": False, "accuracy": None}
-    assert replays.differences(published, close, tolerance) == []
-    far = {"loss": [2.001, 0.5], "diverged": True, "accuracy": 0.3}
+    close = {"loss": [2.0001, 0.50004], "diverged": False, "val_accuracy": 0.5002}
+    assert replays.differences(published, {**close, "test_accuracy": None}, tolerance) == []
+    far = {"loss": [2.001, 0.5], "diverged": True, "val_accuracy": 0.5003, "test_accuracy": 0.3}
     moved = replays.differences(published, far, tolerance)
-    assert [d.path for d in moved] == ["accuracy", "diverged", "loss[0]"]
-    assert "by +0.001" in str(moved[2])
+    assert [d.path for d in moved] == ["diverged", "loss[0]", "test_accuracy", "val_accuracy"]
+    assert "by +0.001" in str(moved[1])
 
 
 def test_a_refactor_keeps_every_study_current_and_results_are_bitwise_repeatable(
