@@ -67,3 +67,13 @@ def test_a_report_edited_by_hand_or_older_than_the_report_code_is_found(runs):
     table = root / "table.json"
     table.write_text(table.read_text().replace("0.", "1.", 1))
     assert findings.report_differs(root) == "table.json"
+
+
+def test_a_study_published_part_way_says_how_far_it_got_and_how_to_continue(tmp_path):
+    fake_study(tmp_path / "fake", [{**ROWS[0], "reached": 1}, ROWS[1]])
+    Store(tmp_path / "fake").add_provenance(provenance.record(), fresh=True)
+    assert findings.unfinished(tmp_path / "fake")
+    block = findings.render(tmp_path, CITED)
+    assert "In progress: published part-way" in block
+    assert "python scripts/publish.py --restore results/fake runs/fake" in block
+    assert "±" not in block  # no figure from an unfinished study
