@@ -117,11 +117,11 @@ class Verdict:
             return f"{self.root} cannot be verified here: {'; '.join(self.unverifiable)}."
         if self.unfinished:
             return (
-                f"{self.root} is current so far ({self.replays} replays agree) and unfinished: "
+                f"{self.root} is current so far ({_replays(self.replays)} agree) and unfinished: "
                 f"{len(self.unfinished)} run sets to train. Continue it: "
                 f"{continue_command(self.study)}.{changed}"
             )
-        return f"{self.root} is current ({self.replays} replays agree).{changed}"
+        return f"{self.root} is current ({_replays(self.replays)} agree).{changed}"
 
 
 def regenerate_command(study: str) -> str:
@@ -130,6 +130,10 @@ def regenerate_command(study: str) -> str:
         f"python scripts/compare.py --config configs/studies/{study}.yaml --out {runs} "
         f"--overwrite && python scripts/publish.py {runs}"
     )
+
+
+def _replays(n: int) -> str:
+    return f"{n} replay" if n == 1 else f"{n} replays"
 
 
 def continue_command(study: str) -> str:
