@@ -260,7 +260,10 @@ def make_epoch(spec: RunSetSpec) -> Callable[..., tuple[tuple[GroupState, ...], 
 
         def seed_run(per_seed_args, shared):
             seed_indices, params, opt_states = per_seed_args
-            return per_seed(seed_indices, *shared[:1], params, opt_states, *shared[1:])
+            weights, learning_rates, x_train, y_train = shared
+            return per_seed(
+                seed_indices, weights, params, opt_states, learning_rates, x_train, y_train
+            )
 
         params, opt_states, totals = over_seeds(seed_run, indices.shape[0], spec.seed_mesh)(
             (indices, tuple(s.params for s in states), tuple(s.opt_state for s in states)),
