@@ -190,9 +190,9 @@ def _cache_key(
             "optimizers": [optimizer(c) for c in configs.values()],
             "batch": [first.train.batch_size, first.train.last_batch, spec.unroll],
             "shapes": [list(a.shape) for pair in splits.values() for a in pair] + [n_seeds],
-            "devices": []
-            if place.mesh is None
-            else np.vectorize(lambda d: d.id)(place.mesh.devices).tolist(),
+            # The ids in the mesh's shape: the same devices as runs 4 × data 1 and as
+            # runs 2 × data 2 are different programs.
+            "devices": [] if place.mesh is None else place.mesh.device_ids.tolist(),
             "run_axis": place.run_axis,
         },
         sort_keys=True,
