@@ -65,7 +65,7 @@ class RunSetSpec:
 
     ``transforms[g]`` maps a (traced) learning rate to group g's optimizer; ``unroll`` is the
     number of steps per iteration of the compiled loop over batches. ``batch_sharding``, when
-    set, splits each batch's samples over a device mesh (``distributed.py``); None is the
+    set, splits each batch's samples over a device mesh (``mesh.py``); None is the
     single-device program. ``seed_mesh``, when set, is a mesh whose ``"runs"`` axis splits the
     seeds: each device trains its own seeds (``over_seeds``). ``input_width`` is the width of a
     flattened image, which the initialiser needs before it sees any data.
