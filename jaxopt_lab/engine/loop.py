@@ -36,6 +36,7 @@ import numpy as np
 import optax
 
 from jaxopt_lab.data.splits import normalize
+from jaxopt_lab.engine.mesh import RUNS
 from jaxopt_lab.engine.step import evaluate, train_step
 from jaxopt_lab.model import INPUT_WIDTH, MLP
 from jaxopt_lab.optimizers.schedule_free import eval_params
@@ -316,15 +317,15 @@ def over_seeds(
     the ``"data"`` axis, if any, stays with XLA's partitioner (the batch split).
     """
     if mesh is not None:
-        runs = mesh.shape["runs"]
+        runs = mesh.shape[RUNS]
         local = over_seeds(fn, size // runs)
-        spec = jax.sharding.PartitionSpec("runs")
+        spec = jax.sharding.PartitionSpec(RUNS)
         return jax.shard_map(
             local,
             mesh=mesh,
             in_specs=(spec, jax.sharding.PartitionSpec()),
             out_specs=spec,
-            axis_names=frozenset({"runs"}),
+            axis_names=frozenset({RUNS}),
             check_vma=False,
         )
     if size != 1 and jax.default_backend() == "cpu":
