@@ -38,7 +38,7 @@ from jaxopt_lab.engine.programs import (
 from jaxopt_lab.engine.progress import EpochProgress, ProgressBar
 from jaxopt_lab.engine.resume import Restored, check_same_config, restore
 from jaxopt_lab.engine.transform import resolved_hparams
-from jaxopt_lab.optimizers import registry
+from jaxopt_lab.optimizers.describe import describe
 
 DEFAULT_UNROLL = 1
 SHARED_SECTIONS = ("model", "train", "data")
@@ -291,7 +291,7 @@ def _resolved(configs: Mapping[str, Config]) -> dict[str, Any]:
 def _optimizers(configs: Mapping[str, Config]) -> dict[str, dict[str, Any]]:
     """label ↦ what its optimizer reference resolved to (package and version, or file and
     sha256): a report can say exactly what "lion" was."""
-    return {label: registry.describe(c.optimizer.name) for label, c in configs.items()}
+    return {label: describe(c.optimizer.name) for label, c in configs.items()}
 
 
 def _describe(device: Any) -> str:
