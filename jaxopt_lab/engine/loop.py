@@ -35,13 +35,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxopt_lab.config import LAST_BATCH
 from jaxopt_lab.data.splits import normalize
 from jaxopt_lab.engine.mesh import RUNS
 from jaxopt_lab.engine.step import evaluate, train_step
 from jaxopt_lab.model import INPUT_WIDTH, MLP
 from jaxopt_lab.optimizers.schedule_free import eval_params
-
-LAST_BATCH = ("mask", "drop")  # keep the last partial batch as a masked batch, or drop it
 
 
 def steps_per_epoch(n_train: int, batch_size: int, last_batch: str) -> int:
