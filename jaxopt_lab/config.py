@@ -118,6 +118,11 @@ class OptimizerConfig:
         return [self.learning_rate]
 
 
+# ``train.last_batch``: the last partial batch kept as a masked batch, or dropped (the engine,
+# which implements both, imports the list from here).
+LAST_BATCH = ("mask", "drop")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """The protocol: epochs, batch size, seeds and how the last partial batch is treated.
@@ -246,9 +251,6 @@ MAX_SEED = 2**31 - 1
 
 
 def _check_values(config: Config, where: Where) -> None:
-    # The engine package imports this module, so its option list is imported at call time.
-    from jaxopt_lab.engine.loop import LAST_BATCH
-
     m, o, t, d, p = config.model, config.optimizer, config.train, config.data, config.distributed
     if not m.hidden_sizes or any(h < 1 for h in m.hidden_sizes):
         raise where.error("model.hidden_sizes", f"needs ≥ 1 positive sizes, got {m.hidden_sizes}")

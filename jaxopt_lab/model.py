@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-
-if TYPE_CHECKING:  # config validates against the lists below, so it imports this module
-    from jaxopt_lab.config import ModelConfig
 
 ACTIVATION_FUNCTIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu,
@@ -39,6 +36,21 @@ ACTIVATION_FUNCTIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 INIT_SCHEMES = ("torch", "flax")
 INPUT_WIDTH = 28 * 28  # an MNIST image, flattened
 NUM_CLASSES = 10
+
+
+class ModelSettings(Protocol):
+    """The fields a model is built from: a config's ``model`` section (``ModelConfig``) or any
+    object that has them. Config validates its settings against the lists above, so it imports
+    this module, and this module imports no config."""
+
+    @property
+    def hidden_sizes(self) -> Sequence[int]: ...
+
+    @property
+    def activation(self) -> str: ...
+
+    @property
+    def init(self) -> str: ...
 
 
 def torch_uniform(fan_in: int) -> Callable[..., jax.Array]:
@@ -79,8 +91,8 @@ class MLP(nn.Module):
         )
 
 
-def make_model(config: ModelConfig) -> MLP:
-    """The MLP described by ``config``."""
+def make_model(config: ModelSettings) -> MLP:
+    """The MLP described by ``config`` (a ``ModelConfig``)."""
     return MLP(tuple(config.hidden_sizes), config.activation, config.init)
 
 
@@ -89,7 +101,7 @@ def init_params(model: MLP, key: jax.Array, input_dim: int = INPUT_WIDTH) -> dic
     return model.init(key, jnp.zeros((1, input_dim), jnp.float32))
 
 
-def count_flops_per_sample(config: ModelConfig, input_dim: int = INPUT_WIDTH) -> int:
+def count_flops_per_sample(config: ModelSettings, input_dim: int = INPUT_WIDTH) -> int:
     """Matmul FLOPs of one training sample: 2·MACs forward + 2·MACs for weight gradients +
     2·MACs for input gradients of every layer but the first (the data needs no gradient).
 

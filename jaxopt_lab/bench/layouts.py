@@ -2,7 +2,7 @@
 
 A layout is a run set (``optimizers`` × ``seeds`` × ``rates`` learning rates) and where it
 runs: on one device, and on every visible device as the engine places it by default
-(``distributed.placement``: the runs split by seed, else by learning rate, the batch over the
+(``mesh.placement``: the runs split by seed, else by learning rate, the batch over the
 rest). Both are compiled, warmed up by one epoch, then timed epoch by epoch in turn (one, all,
 one, all, …), so that a machine whose speed drifts slows both alike:
 
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from jaxopt_lab.bench.train_throughput import synthetic_run_set, timed_epoch
-from jaxopt_lab.engine.distributed import Placement, placement
+from jaxopt_lab.engine.mesh import Placement, placement
 from jaxopt_lab.engine.programs import initial_states
 
 LAYOUT = re.compile(r"^([\w.-]+(?:,[\w.-]+)*):(\d+):(\d+)$")

@@ -20,7 +20,7 @@ import numpy as np
 from jaxopt_lab.bench.roofline import matmul_flops
 from jaxopt_lab.config import Config, ModelConfig, OptimizerConfig, TrainConfig
 from jaxopt_lab.data.splits import MNIST, Split, flatten
-from jaxopt_lab.engine.distributed import Placement
+from jaxopt_lab.engine.mesh import Placement
 from jaxopt_lab.engine.placement import device_splits
 from jaxopt_lab.engine.programs import RunSet, compile_run_set, initial_states, run_epoch
 from jaxopt_lab.model import INPUT_WIDTH, count_flops_per_sample

@@ -35,12 +35,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxopt_lab.config import LAST_BATCH
 from jaxopt_lab.data.splits import normalize
+from jaxopt_lab.engine.mesh import RUNS
 from jaxopt_lab.engine.step import evaluate, train_step
 from jaxopt_lab.model import INPUT_WIDTH, MLP
 from jaxopt_lab.optimizers.schedule_free import eval_params
-
-LAST_BATCH = ("mask", "drop")  # keep the last partial batch as a masked batch, or drop it
 
 
 def steps_per_epoch(n_train: int, batch_size: int, last_batch: str) -> int:
@@ -65,7 +65,7 @@ class RunSetSpec:
 
     ``transforms[g]`` maps a (traced) learning rate to group g's optimizer; ``unroll`` is the
     number of steps per iteration of the compiled loop over batches. ``batch_sharding``, when
-    set, splits each batch's samples over a device mesh (``distributed.py``); None is the
+    set, splits each batch's samples over a device mesh (``mesh.py``); None is the
     single-device program. ``seed_mesh``, when set, is a mesh whose ``"runs"`` axis splits the
     seeds: each device trains its own seeds (``over_seeds``). ``input_width`` is the width of a
     flattened image, which the initialiser needs before it sees any data.
@@ -260,7 +260,10 @@ def make_epoch(spec: RunSetSpec) -> Callable[..., tuple[tuple[GroupState, ...], 
 
         def seed_run(per_seed_args, shared):
             seed_indices, params, opt_states = per_seed_args
-            return per_seed(seed_indices, *shared[:1], params, opt_states, *shared[1:])
+            weights, learning_rates, x_train, y_train = shared
+            return per_seed(
+                seed_indices, weights, params, opt_states, learning_rates, x_train, y_train
+            )
 
         params, opt_states, totals = over_seeds(seed_run, indices.shape[0], spec.seed_mesh)(
             (indices, tuple(s.params for s in states), tuple(s.opt_state for s in states)),
@@ -313,15 +316,15 @@ def over_seeds(
     the ``"data"`` axis, if any, stays with XLA's partitioner (the batch split).
     """
     if mesh is not None:
-        runs = mesh.shape["runs"]
+        runs = mesh.shape[RUNS]
         local = over_seeds(fn, size // runs)
-        spec = jax.sharding.PartitionSpec("runs")
+        spec = jax.sharding.PartitionSpec(RUNS)
         return jax.shard_map(
             local,
             mesh=mesh,
             in_specs=(spec, jax.sharding.PartitionSpec()),
             out_specs=spec,
-            axis_names=frozenset({"runs"}),
+            axis_names=frozenset({RUNS}),
             check_vma=False,
         )
     if size != 1 and jax.default_backend() == "cpu":

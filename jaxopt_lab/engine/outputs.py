@@ -281,7 +281,7 @@ def write_config(
     optimizers: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """Write config.yaml: the resolved config, after a comment per optimizer saying what its
-    reference resolved to (``registry.describe``: package and version, or file and sha256)."""
+    reference resolved to (``optimizers.describe``: package and version, or file and sha256)."""
     lines = [
         f"# optimizer {label}: {optimizer_provenance(d)}\n"
         for label, d in (optimizers or {}).items()

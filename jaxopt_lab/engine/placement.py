@@ -17,7 +17,7 @@ import numpy as np
 
 from jaxopt_lab.config import Config
 from jaxopt_lab.data.splits import MNIST, Split, flatten, normalize
-from jaxopt_lab.engine.distributed import Placement
+from jaxopt_lab.engine.mesh import Placement
 
 Splits = dict[str, tuple[jax.Array, jax.Array]]  # "train" / "val" / "test": (images, labels)
 

@@ -29,7 +29,6 @@ import numpy as np
 
 from jaxopt_lab import schedules
 from jaxopt_lab.config import Config, config_to_dict
-from jaxopt_lab.engine.distributed import Placement
 from jaxopt_lab.engine.loop import (
     GroupState,
     RunSetSpec,
@@ -38,6 +37,7 @@ from jaxopt_lab.engine.loop import (
     make_epoch,
     make_evaluate,
 )
+from jaxopt_lab.engine.mesh import Placement
 from jaxopt_lab.engine.placement import Splits, device_runs
 from jaxopt_lab.engine.transform import make_transform
 from jaxopt_lab.model import make_model
@@ -100,7 +100,7 @@ def compile_run_set(
     ``cache`` when it holds a run set of the same shape.
 
     Over a mesh the states and the metrics are split along their runs (or replicated when the
-    runs are not split) and each batch is split (``distributed.py``); on one device jit places
+    runs are not split) and each batch is split (``mesh.py``); on one device jit places
     everything. ``unroll`` is the number of
     batches per iteration of the compiled loop.
     """
@@ -190,9 +190,9 @@ def _cache_key(
             "optimizers": [optimizer(c) for c in configs.values()],
             "batch": [first.train.batch_size, first.train.last_batch, spec.unroll],
             "shapes": [list(a.shape) for pair in splits.values() for a in pair] + [n_seeds],
-            "devices": []
-            if place.mesh is None
-            else np.vectorize(lambda d: d.id)(place.mesh.devices).tolist(),
+            # The ids in the mesh's shape: the same devices as runs 4 × data 1 and as
+            # runs 2 × data 2 are different programs.
+            "devices": [] if place.mesh is None else place.mesh.device_ids.tolist(),
             "run_axis": place.run_axis,
         },
         sort_keys=True,

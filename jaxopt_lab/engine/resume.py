@@ -24,7 +24,7 @@ from jaxopt_lab._typed_yaml import differences as config_differences
 from jaxopt_lab.config import Config
 from jaxopt_lab.engine import distributed, outputs
 from jaxopt_lab.engine.checkpoint import FILENAME, load_checkpoint
-from jaxopt_lab.engine.distributed import Placement
+from jaxopt_lab.engine.mesh import Placement
 
 RESUMABLE_TRAIN_KEYS = ("epochs", "devices", "run_devices")
 

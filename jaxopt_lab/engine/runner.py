@@ -2,9 +2,9 @@
 
 config → data on the device(s) (placement.py) → compiled programs (programs.py, loop.py) →
 restored state (resume.py) → epochs → metrics.jsonl, checkpoints, summary.json (outputs.py,
-checkpoint.py). On several devices or processes the same programs run data parallel
-(distributed.py); only process 0 writes the outputs. This module only puts those steps in
-order and records each epoch.
+checkpoint.py). On several devices or processes the same programs run over a device mesh
+(mesh.py, distributed.py); only process 0 writes the outputs. This module only puts those
+steps in order and records each epoch.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import jax
 
 from jaxopt_lab.config import Config, TrainConfig, config_to_dict
 from jaxopt_lab.data.splits import MNIST
-from jaxopt_lab.engine import distributed, outputs
+from jaxopt_lab.engine import distributed, mesh, outputs
 from jaxopt_lab.engine.checkpoint import save_checkpoint
 from jaxopt_lab.engine.lock import OutputLock
 from jaxopt_lab.engine.placement import data_provenance, device_splits, load_data
@@ -38,7 +38,7 @@ from jaxopt_lab.engine.programs import (
 from jaxopt_lab.engine.progress import EpochProgress, ProgressBar
 from jaxopt_lab.engine.resume import Restored, check_same_config, restore
 from jaxopt_lab.engine.transform import resolved_hparams
-from jaxopt_lab.optimizers import registry
+from jaxopt_lab.optimizers.describe import describe
 
 DEFAULT_UNROLL = 1
 SHARED_SECTIONS = ("model", "train", "data")
@@ -126,7 +126,7 @@ def train_many(
     labels, first = _check_groups(configs)
     # Before any other JAX call: joining other processes needs an uninitialised backend.
     distributed.initialize(first.distributed)
-    place = distributed.placement(
+    place = mesh.placement(
         first.train.devices,
         first.train.batch_size,
         first.train.run_devices,
@@ -291,7 +291,7 @@ def _resolved(configs: Mapping[str, Config]) -> dict[str, Any]:
 def _optimizers(configs: Mapping[str, Config]) -> dict[str, dict[str, Any]]:
     """label ↦ what its optimizer reference resolved to (package and version, or file and
     sha256): a report can say exactly what "lion" was."""
-    return {label: registry.describe(c.optimizer.name) for label, c in configs.items()}
+    return {label: describe(c.optimizer.name) for label, c in configs.items()}
 
 
 def _describe(device: Any) -> str:

@@ -12,16 +12,14 @@ An *optimizer reference* is a string naming a factory, a function of hyperparame
 
 Python callers may pass the factory itself; ``reference_of`` turns it into the string that
 configs store (``"module:attribute"`` when the module can import it again, otherwise a name
-registered at run time), so every run's ``config.yaml`` names its optimizer. ``describe`` says
-exactly what a reference resolved to (the package and its version, or the module's file and its
-sha256), for the provenance of runs and reports.
+registered at run time), so every run's ``config.yaml`` names its optimizer; ``describe.py``
+says what a reference resolved to (the package and its version, or the module's file and its
+sha256).
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import importlib.metadata
 import inspect
 import sys
 from collections.abc import Callable, Iterable
@@ -192,35 +190,6 @@ def reference_of(optimizer: str | Factory) -> str:
     return register_optimizer(name, optimizer)
 
 
-def describe(reference: str | Factory) -> dict[str, Any]:
-    """What ``reference`` resolved to, for provenance: the reference, the factory's qualified
-    name, and the package with its version (built-ins, optax, installed packages) or the
-    module's file and the sha256 of its bytes (your own modules; for a factory defined in a
-    notebook, the sha256 of its source)."""
-    name = reference_of(reference)
-    factory = resolve(name)
-    module = getattr(factory, "__module__", None) or "?"
-    described: dict[str, Any] = {
-        "reference": name,
-        "factory": f"{module}.{getattr(factory, '__qualname__', type(factory).__name__)}",
-    }
-    package = _distribution(module)
-    if package is not None:
-        return {**described, "package": package[0], "version": package[1]}
-    try:
-        file = inspect.getsourcefile(factory)
-    except TypeError:
-        file = None
-    if file is not None and Path(file).is_file():
-        digest = hashlib.sha256(Path(file).read_bytes()).hexdigest()
-        return {**described, "file": str(Path(file).resolve()), "sha256": digest}
-    try:
-        source = inspect.getsource(factory)
-    except (OSError, TypeError):
-        return {**described, "source": "unavailable (no file, no source)"}
-    return {**described, "source_sha256": hashlib.sha256(source.encode()).hexdigest()}
-
-
 def hyperparameter_names(reference: str | Factory) -> tuple[str, ...]:
     """The keyword arguments the optimizer accepts, in signature order (``**kwargs`` excluded)."""
     return tuple(
@@ -347,18 +316,3 @@ def _attribute(reference: str, module: str, attribute: str) -> Any:
             )
         found = getattr(found, part)
     return found
-
-
-def _distribution(module: str) -> tuple[str, str] | None:
-    """The installed distribution (name, version) that provides ``module``, if any."""
-    top = module.partition(".")[0]
-    if top == "jaxopt_lab":
-        from jaxopt_lab import __version__
-
-        return "jaxopt_lab", __version__
-    for name in importlib.metadata.packages_distributions().get(top, []):
-        try:
-            return name, importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return None

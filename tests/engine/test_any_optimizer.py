@@ -134,8 +134,8 @@ def test_a_schedule_free_run_is_validated_and_tested_at_its_average_x(tiny_mnist
     import numpy as np
 
     import jaxopt_lab as jol
-    from jaxopt_lab.engine.distributed import Placement
     from jaxopt_lab.engine.loop import evaluate_runs
+    from jaxopt_lab.engine.mesh import Placement
     from jaxopt_lab.engine.placement import device_splits
     from jaxopt_lab.engine.programs import (
         compile_run_set,

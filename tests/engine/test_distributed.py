@@ -22,7 +22,8 @@ import pytest
 
 from jaxopt_lab.config import ConfigError, DistributedConfig
 from jaxopt_lab.engine import train
-from jaxopt_lab.engine.distributed import placement, process_settings
+from jaxopt_lab.engine.distributed import process_settings
+from jaxopt_lab.engine.mesh import placement
 from jaxopt_lab.engine.rendezvous import PeersMissingError, rendezvous
 from tests.synthetic import synthetic_mnist
 
@@ -51,7 +52,7 @@ def finals(summary):
 FOUR_DEVICES = (
     SETUP
     + """
-from jaxopt_lab.engine.distributed import placement
+from jaxopt_lab.engine.mesh import placement
 from jaxopt_lab.engine.placement import device_splits
 from jaxopt_lab.engine.programs import compile_run_set
 from jaxopt_lab.engine.runner import PROGRAMS

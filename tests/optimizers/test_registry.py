@@ -11,6 +11,7 @@ import pytest
 
 import jaxopt_lab as jol
 from jaxopt_lab.optimizers import registry
+from jaxopt_lab.optimizers.describe import describe
 
 
 @pytest.fixture
@@ -130,13 +131,13 @@ def test_registration_refuses_built_in_names_and_the_reference_forms():
 
 
 def test_describe_gives_the_package_version_or_the_file_and_its_sha256(user_module):
-    assert registry.describe("optax.lion") == {
+    assert describe("optax.lion") == {
         "reference": "optax.lion",
         "factory": "optax._src.alias.lion",
         "package": "optax",
         "version": optax.__version__,
     }
-    assert registry.describe("adam")["package"] == "jaxopt_lab"
-    described = registry.describe("user_opts:my_sgd")
+    assert describe("adam")["package"] == "jaxopt_lab"
+    described = describe("user_opts:my_sgd")
     assert described["file"] == str(user_module.resolve())
     assert described["sha256"] == hashlib.sha256(user_module.read_bytes()).hexdigest()
