@@ -166,11 +166,13 @@ def render(results: Path, cited: Sequence[Cited]) -> str:
     for c in cited:
         study = studies[c.study]
         left = unfinished(results / c.study)
+        planned = len(Store(results / c.study).progress())
         if left:
             lines.append(
                 f"- **{c.question}** (`python scripts/compare.py {study.command}`) In progress: "
-                f"published part-way, {len(left)} of {len(Store(results / c.study).progress())} "
-                f"run sets still to train; continue it with `{continue_command(c.study)}`."
+                f"published part-way, {len(left)} of the {planned} "
+                "run sets planned so far still to train (a later phase is planned once the "
+                f"earlier is done); continue it with `{continue_command(c.study)}`."
             )
             continue
         lines.append(

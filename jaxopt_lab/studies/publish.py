@@ -117,11 +117,11 @@ class Verdict:
             return f"{self.root} cannot be verified here: {'; '.join(self.unverifiable)}."
         if self.unfinished:
             return (
-                f"{self.root} is current so far ({_replays(self.replays)} agree) and unfinished: "
+                f"{self.root} is current so far ({_replays(self.replays)}) and unfinished: "
                 f"{len(self.unfinished)} run sets to train. Continue it: "
                 f"{continue_command(self.study)}.{changed}"
             )
-        return f"{self.root} is current ({_replays(self.replays)} agree).{changed}"
+        return f"{self.root} is current ({_replays(self.replays)}).{changed}"
 
 
 def regenerate_command(study: str) -> str:
@@ -133,7 +133,7 @@ def regenerate_command(study: str) -> str:
 
 
 def _replays(n: int) -> str:
-    return f"{n} replay" if n == 1 else f"{n} replays"
+    return f"{n} replay agrees" if n == 1 else f"{n} replays agree"
 
 
 def continue_command(study: str) -> str:
