@@ -180,6 +180,7 @@ def publish(
         )
     with OutputLock(source.root):  # not while the study trains
         fingerprint = _fingerprint(spec, source, replayer or Replayer())
+        fingerprint["complete"] = not unfinished
         _check_trained_by_present_code(source, target, fingerprint)
         finished = [s for s in source.run_set_dirs() if s not in {u.where for u in unfinished}]
         staging = Store(target.root.with_name(f".{target.root.name}.publishing"))
@@ -366,6 +367,12 @@ def verify(
         stale.append(f"the study file resolves to another study ({'; '.join(moved[:3])})")
         return Verdict(**base, stale=tuple(stale))
     unfinished = tuple(u.where for u in completeness.incomplete(store.progress()))
+    if unfinished and fingerprint.get("complete", True):
+        stale.append(
+            f"it was published whole, but the records of run sets {', '.join(unfinished[:3])}"
+            f"{' …' if len(unfinished) > 3 else ''} are missing or damaged"
+        )
+        return Verdict(**base, stale=tuple(stale))
     base["unfinished"] = unfinished
     try:
         planned = plan(present, store)

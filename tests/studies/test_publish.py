@@ -294,3 +294,13 @@ def test_a_partly_published_study_resumes_from_its_records(published, tiny_mnist
     assert (part / "momentum" / "summary.json").is_file()
     with pytest.raises(PublishError, match="already holds a study"):
         restore(part, again)
+
+
+def test_a_whole_study_missing_records_is_stale_not_unfinished(published, tiny_mnist, tmp_path):
+    results, study_file = published["sgd_only"]
+    copy = tmp_path / "sgd_only"
+    shutil.copytree(results, copy)
+    shutil.rmtree(copy / "momentum")  # e.g. a path a .gitignore kept out of the repository
+    verdict = verify(copy, study_file, replayer=Replayer(tiny_mnist))
+    assert not verdict.current and not verdict.unfinished
+    assert "published whole, but the records of run sets momentum" in verdict.message()
