@@ -10,6 +10,18 @@ An *optimizer reference* is a string naming a factory, a function of hyperparame
   ``PYTHONPATH``, or the folder of the config or study file that names it, see
   ``add_module_folder``).
 
+The trust rule for text references (configs, study files, ``--set``, command lines): a
+``module:attribute`` reference imports that module, which runs its code, so it is trusted like
+the config itself; and it may name only an optimizer factory, never whatever else is importable.
+Before anything is imported or called, ``find`` refuses a module of Python's standard library;
+after importing, it refuses an attribute defined in the standard library (``from logging import
+basicConfig`` in a user's module) and, in the ``module:attribute`` form, a callable whose
+signature does not name ``learning_rate`` (or, for the conformance kit's NumPy rules, ``grad,
+theta, steps``) as a parameter: a function taking ``**kwargs`` alone, such as
+``logging.basicConfig``, would otherwise be called with whatever the config's hyperparameters
+say. Python callers are not bound by it: a factory passed as an object, or registered with
+``register_optimizer``, is the caller's own code.
+
 Python callers may pass the factory itself; ``reference_of`` turns it into the string that
 configs store (``"module:attribute"`` when the module can import it again, otherwise a name
 registered at run time), so every run's ``config.yaml`` names its optimizer; ``describe.py``
@@ -128,7 +140,8 @@ def resolve(reference: str | Factory) -> Factory:
 
 def find(reference: str) -> Any:
     """The object a reference names, callable or not (the conformance kit also resolves NumPy
-    rules this way); ``ValueError`` as ``resolve`` otherwise."""
+    rules this way); ``ValueError`` as ``resolve`` otherwise, and for a reference outside the
+    trust rule (module docstring), refused before it is called."""
     if reference in OPTIMIZERS:
         return OPTIMIZERS[reference]
     if reference in _REGISTERED:
@@ -297,6 +310,8 @@ def _label(reference: Any) -> str:
 
 def _attribute(reference: str, module: str, attribute: str) -> Any:
     """``module.attribute`` (a dotted attribute path), or ``ValueError`` naming ``reference``."""
+    if _standard_library(module):
+        raise _untrusted(reference, f"{module} is a module of Python's standard library")
     try:
         found: Any = importlib.import_module(module)
     except Exception as error:  # ImportError, or whatever the module raises while importing
@@ -315,4 +330,41 @@ def _attribute(reference: str, module: str, attribute: str) -> Any:
                 f"{', '.join(public[:20]) or 'none'}."
             )
         found = getattr(found, part)
+    defined_in = getattr(found, "__module__", None)
+    if callable(found) and isinstance(defined_in, str) and _standard_library(defined_in):
+        raise _untrusted(
+            reference, f"it is {defined_in}.{attribute}, from Python's standard library"
+        )
+    if callable(found) and ":" in reference and not _names_its_inputs(found):
+        raise _untrusted(
+            reference,
+            "its signature names no learning_rate parameter, so it is not an optimizer factory "
+            "(taking **kwargs is not enough)",
+        )
     return found
+
+
+def _standard_library(module: str) -> bool:
+    top = module.partition(".")[0]
+    return top in sys.stdlib_module_names or top == "builtins"
+
+
+def _names_its_inputs(found: Any) -> bool:
+    """Whether ``found`` names ``learning_rate``, or the ``grad, theta, steps`` of a NumPy rule,
+    as parameters of its own."""
+    try:
+        parameters = inspect.signature(found).parameters
+    except (TypeError, ValueError):
+        return False
+    named = [n for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return "learning_rate" in named or named[:3] == ["grad", "theta", "steps"]
+
+
+def _untrusted(reference: str, why: str) -> ValueError:
+    return ValueError(
+        f"optimizer {reference!r} is refused before anything is called: {why}. A reference "
+        "in a config or on a command line may name only an optimizer factory: a registry name, "
+        "an optax factory, or 'module:factory' for a function of yours whose signature names "
+        "learning_rate (docs/optimizers.md, 'Any optimizer by reference'). From Python, pass "
+        "the factory itself or register it with jol.register_optimizer."
+    )

@@ -105,7 +105,11 @@ def test_a_factory_object_is_stored_as_its_reference(tmp_path, tiny_mnist, monke
     [
         (
             {"name": "folder_opts:fixed_rate", "learning_rate": 0.1},
-            r"optimizer\.name: optimizer 'folder_opts:fixed_rate' takes no learning_rate.*sweeps",
+            r"optimizer\.name: optimizer 'folder_opts:fixed_rate' is refused .*no learning_rate",
+        ),
+        (
+            {"name": "optax.scale_by_adam", "learning_rate": 0.1},
+            r"optimizer\.name: optimizer 'optax\.scale_by_adam' takes no learning_rate.*sweeps",
         ),
         (
             {"name": "optax.lion", "learning_rate": 0.1, "hparams": {"beta1": 0.9}},

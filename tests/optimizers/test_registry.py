@@ -33,6 +33,11 @@ def user_module(tmp_path, monkeypatch):
             def not_a_transformation(learning_rate):
                 return (lambda p: p, lambda u, s, p=None: (u, s))
 
+            def any_kwargs(**hyperparameters):
+                return optax.sgd(**hyperparameters)
+
+            from logging import basicConfig
+
             NOT_CALLABLE = 3
             """
         )
@@ -75,6 +80,44 @@ def test_every_form_resolves_to_its_factory(user_module):
 def test_a_bad_reference_names_itself_and_the_fix(user_module, reference, message):
     with pytest.raises(ValueError, match=message):
         registry.resolve(reference)
+
+
+@pytest.mark.parametrize(
+    ("reference", "why"),
+    [
+        ("logging:basicConfig", r"logging is a module of Python's standard library"),
+        ("subprocess:run", r"subprocess is a module of Python's standard library"),
+        ("builtins:open", r"builtins is a module of Python's standard library"),
+        ("os.path:join", r"os\.path is a module of Python's standard library"),
+        ("user_opts:basicConfig", r"it is logging\.basicConfig, from Python's standard library"),
+        ("user_opts:any_kwargs", r"its signature names no learning_rate parameter"),
+        ("user_opts:no_rate", r"its signature names no learning_rate parameter"),
+        ("numpy:save", r"its signature names no learning_rate parameter"),
+    ],
+)
+def test_a_reference_may_not_call_anything_but_an_optimizer_factory(
+    user_module, tmp_path, reference, why
+):
+    """A text reference is refused before it is called: the hyperparameters a config gives
+    would otherwise reach ``logging.basicConfig(filename=…, filemode='w')``, which truncates."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("kept\n")
+    hyperparameters = {"filename": str(victim), "filemode": "w", "file": str(victim), "arr": []}
+    with pytest.raises(ValueError, match=rf"is refused before anything is called: {why}"):
+        jol.get_optimizer(reference, learning_rate=0.1, **hyperparameters)
+    with pytest.raises(ValueError, match=r"may name only an optimizer factory"):
+        registry.find(reference)
+    assert victim.read_text() == "kept\n"
+
+
+def test_the_trust_rule_leaves_factories_numpy_rules_and_python_callers_alone(user_module):
+    import user_opts
+
+    assert registry.resolve("user_opts:my_sgd") is user_opts.my_sgd
+    assert registry.find("tests.reference:reference_adam").__name__ == "reference_adam"
+    assert registry.resolve(user_opts.no_rate) is user_opts.no_rate  # a Python caller's own code
+    jol.register_optimizer("mine", user_opts.any_kwargs)
+    assert registry.resolve("mine") is user_opts.any_kwargs
 
 
 def test_a_module_that_fails_to_import_gives_its_error_first_line(tmp_path, monkeypatch):
