@@ -18,10 +18,12 @@ import jax
 import numpy as np
 import optax
 
-from jaxopt_lab.testing.problems import gradients
+from jaxopt_lab.testing.problems import SMOOTH_START, gradients
 
-# θ₀, steps ↦ [θ₀, θ₁, …, θ_steps] on the reference problem (float64 vectors).
-Trajectory = Callable[[np.ndarray, int], list[np.ndarray]]
+# θ₀, steps, learning rate ↦ [θ₀, θ₁, …, θ_steps] on the reference problem (float64 vectors).
+# The learning rate: None for the hyperparameters' own, else a number or a schedule of the
+# 0-based step (a Python int for a NumPy rule, the step count array for a factory).
+Trajectory = Callable[[np.ndarray, int, Any], list[np.ndarray]]
 
 CONTROL_FLOW_FIX = (
     "use jnp.where / keep hyperparameters out of Python control flow: under jit, vmap and "
@@ -30,6 +32,12 @@ CONTROL_FLOW_FIX = (
     "lax.cond instead, and validate hyperparameters only when they are concrete (skip "
     "jax.core.Tracer values); an argument that must stay a Python number (a size, a count of "
     "iterations) belongs in optax.inject_hyperparams(..., static_args=...)"
+)
+
+IGNORED_FIX = (
+    "scale the update by the learning_rate the factory is given (return −η·direction, η the "
+    "factory's argument): a rate fixed inside the factory (optax.sgd(0.01) whatever it is "
+    "given) or captured from outside ignores it, and sweeps and schedules of η change nothing"
 )
 
 
@@ -43,6 +51,7 @@ class Case:
     hyperparameters: Mapping[str, Any]
     reference: Trajectory | None = None
     reference_label: str = ""
+    reference_takes_learning_rate: bool = False  # False for a ready transformation
     steps: int = 50
     rtol: float = 1e-7
     atol: float = 1e-12
@@ -65,6 +74,35 @@ class Case:
     @property
     def takes_learning_rate(self) -> bool:
         return self.factory is not None and "learning_rate" in factory_parameters(self.factory)
+
+    def at_learning_rate(self, learning_rate: Any) -> optax.GradientTransformation:
+        """The optimizer with η alone injected (a number, an array or a schedule), every other
+        hyperparameter closed over as given: how the engine sweeps and schedules η."""
+        others = {k: v for k, v in self.hyperparameters.items() if k != "learning_rate"}
+
+        def at_rate(learning_rate):
+            return self.factory(learning_rate=learning_rate, **others)
+
+        return optax.inject_hyperparams(at_rate)(learning_rate=learning_rate)
+
+    def reference_is_linear_in_learning_rate(self) -> bool:
+        """True when the reference's first step at 2η is twice its first step at η (float64).
+
+        False without a reference, for a learning rate that is not a non-zero number, or for a
+        reference whose η cannot be changed (a ready transformation).
+        """
+        eta = self.learning_rate
+        if self.reference is None or not self.reference_takes_learning_rate:
+            return False
+        if not is_number(eta) or float(eta) == 0.0:
+            return False
+        start = np.asarray(SMOOTH_START, np.float64)
+        with jax.enable_x64(True):
+            once, twice = (
+                np.asarray(self.reference(start, 1, rate)[1], np.float64) - start
+                for rate in (float(eta), 2.0 * float(eta))
+            )
+        return bool(np.any(once != 0)) and bool(np.allclose(twice, 2 * once, rtol=1e-9, atol=0))
 
 
 def factory_parameters(factory: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:

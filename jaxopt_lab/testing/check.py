@@ -114,6 +114,8 @@ def make_case(
         hyperparameters=hyperparameters,
         reference=_trajectory(reference, hyperparameters),
         reference_label=label(reference),
+        reference_takes_learning_rate=reference is not None
+        and not isinstance(resolve(reference), optax.GradientTransformation),
         **settings,
     )
 
@@ -129,16 +131,41 @@ def _hyperparameters(factory: Any, hyperparameters: Mapping[str, Any] | None) ->
 
 
 def _trajectory(reference: Any, hyperparameters: Mapping[str, Any]) -> Trajectory | None:
-    """The reference as ``(θ₀, steps) -> [θ₀, …]`` on the smooth problem, or None."""
+    """The reference as ``(θ₀, steps, learning_rate=None) -> [θ₀, …]`` on the smooth problem.
+
+    None without a reference. A learning rate replaces the hyperparameters' own: a NumPy rule
+    gets it as given (a schedule as a function of the 0-based step), a factory through
+    ``Case.at_learning_rate``'s form, η alone injected.
+    """
     if reference is None:
         return None
     resolved = resolve(reference)
     if is_numpy_rule(resolved):
-        return lambda start, steps: resolved(problems.smooth_grad, start, steps, **hyperparameters)
+
+        def rule_path(start, steps, learning_rate=None):
+            given = dict(hyperparameters)
+            if learning_rate is not None:
+                given["learning_rate"] = learning_rate
+            return resolved(problems.smooth_grad, start, steps, **given)
+
+        return rule_path
     if isinstance(resolved, optax.GradientTransformation):
-        return lambda start, steps: trajectory(resolved, start, steps)
+
+        def ready_path(start, steps, learning_rate=None):
+            if learning_rate is not None:
+                raise ValueError("a ready transformation's learning rate cannot be changed")
+            return trajectory(resolved, start, steps)
+
+        return ready_path
     if callable(resolved):
-        return lambda start, steps: trajectory(resolved(**hyperparameters), start, steps)
+
+        def factory_path(start, steps, learning_rate=None):
+            if learning_rate is None:
+                return trajectory(resolved(**hyperparameters), start, steps)
+            at = Case("reference", resolved, None, hyperparameters)
+            return trajectory(at.at_learning_rate(learning_rate), start, steps)
+
+        return factory_path
     raise ValueError(
         f"cannot use {label(reference)} as a reference: expected a name, a factory, an "
         "optax.GradientTransformation or a NumPy rule rule(grad, theta, steps, ...)."

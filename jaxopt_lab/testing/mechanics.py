@@ -7,7 +7,9 @@
   compilation caches are read).
 - ``donation``: two steps of ``jax.jit(update, donate_argnums=1)`` from an eager ``init``, as
   training loops that reuse the state's memory run it. A state holding one array in two places
-  (``m = s = zeros``) cannot be donated: XLA refuses to donate a buffer twice.
+  (``m = s = zeros``) cannot be donated: XLA refuses to donate a buffer twice. A state leaf that
+  is the params array itself (``optax.contrib.prodigy`` keeps params₀ = params) is copied
+  before it is donated, since the kit passes the same params again, undonated, beside it.
 - ``update_dtype``: updates have the gradients' dtype for bfloat16 and float32.
 - ``state_dtypes``: the state keeps its structure, shapes and dtypes across steps, also when the
   update runs inside ``lax.cond``, for float16, bfloat16, float32 and float64 parameters
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -102,6 +105,9 @@ def check_donation(case: Case) -> Outcome:
         if isinstance(leaf, jax.Array) and id(leaf) in seen:
             return failed(f"init returns one array as both {seen[id(leaf)]} and {where}", ALIAS_FIX)
         seen[id(leaf)] = where
+    # A state may keep the params themselves (optax.contrib.prodigy's params₀ is params): the
+    # kit, not the optimizer, would then donate a buffer it passes again as params.
+    state = _without_params(state, params)
     step = jax.jit(optimizer.update, donate_argnums=1)
     try:
         for k in range(2):
@@ -109,6 +115,12 @@ def check_donation(case: Case) -> Outcome:
     except Exception as error:  # XLA's refusal surfaces as a runtime error of the call
         return failed(f"a donated update failed: {' '.join(str(error).split())[:300]}", ALIAS_FIX)
     return passed("2 steps of a jitted update with its state donated")
+
+
+def _without_params(state: Any, params: Any) -> Any:
+    """``state`` with a copy of each leaf that is one of the ``params`` arrays."""
+    own = {id(leaf) for leaf in jax.tree.leaves(params)}
+    return jax.tree.map(lambda leaf: jnp.copy(leaf) if id(leaf) in own else leaf, state)
 
 
 def check_update_dtype(case: Case) -> Outcome:

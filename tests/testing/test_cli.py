@@ -41,3 +41,13 @@ def test_errors_are_one_line_and_exit_2(capsys):
     assert "expected name=value" in _error(capsys)
     assert main(["adam", "--set", "learning_rate=[0.1"]) == 2
     assert "--set" in _error(capsys)
+
+
+def test_the_whole_kit_fails_momentum_with_eta_outside_the_velocity(capsys):
+    """All 14 properties: only the reference, run under a changing η, tells the rules apart."""
+    argv = ["tests.testing.test_kit:momentum_eta_outside", "--reference", "momentum"]
+    assert main([*argv, "--set", "learning_rate=0.01", "momentum=0.8"]) == 1
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.endswith("against momentum: 13 passed, 1 failed, 0 skipped")
+    assert [line.split()[0] for line in lines] == ["PASS"] * 13 + ["FAIL"]
+    assert lines[-1].startswith("FAIL  reference            follows momentum at a constant η")

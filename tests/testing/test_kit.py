@@ -13,7 +13,7 @@ import pytest
 
 import jaxopt_lab as jol
 from jaxopt_lab import testing
-from tests.reference import reference_adam
+from tests.reference import reference_adam, reference_momentum
 
 LR = {"learning_rate": 1e-2}
 
@@ -120,6 +120,62 @@ def shared_moments(learning_rate, b1=0.9, b2=0.999, eps=1e-8):
     return optax.GradientTransformation(init, update)
 
 
+def momentum_eta_outside(learning_rate, momentum=0.9):
+    """optax's and torch's momentum, η outside the velocity: u ← γ u + g; θ ← θ − η u.
+
+    The same trajectory as the slides' v ← γ v + η g; θ ← θ − v for a constant η only.
+    """
+
+    def init(params):
+        return jax.tree.map(jnp.zeros_like, params)
+
+    def update(updates, state, params=None):
+        velocity = jax.tree.map(lambda u, g: momentum * u + g, state, updates)
+        return jax.tree.map(lambda u: -learning_rate * u, velocity), velocity
+
+    return optax.GradientTransformation(init, update)
+
+
+def nesterov_eta_outside(learning_rate, momentum=0.9):
+    """optax's Nesterov, η outside the velocity: u ← γ u + g; φ ← φ − η (γ u + g)."""
+
+    def init(params):
+        return jax.tree.map(jnp.zeros_like, params)
+
+    def update(updates, state, params=None):
+        velocity = jax.tree.map(lambda u, g: momentum * u + g, state, updates)
+        step = jax.tree.map(lambda u, g: -learning_rate * (momentum * u + g), velocity, updates)
+        return step, velocity
+
+    return optax.GradientTransformation(init, update)
+
+
+def ignores_learning_rate(learning_rate):
+    """SGD at a rate fixed inside the factory, whatever it is given."""
+    del learning_rate
+    return optax.sgd(0.01)
+
+
+def eta_on_weight_decay_only(learning_rate):
+    """SGD at a fixed 0.01 whose weight decay is the learning rate: η changes the update, but
+    only part of it."""
+    return optax.chain(optax.add_decayed_weights(learning_rate), optax.sgd(0.01))
+
+
+def b1_read_as_python_float(learning_rate, b1=0.9):
+    """An EMA of gradients that falls back to β = 0.5 unless b1 is a Python float."""
+    beta = b1 if isinstance(b1, float) else 0.5
+
+    def init(params):
+        return jax.tree.map(jnp.zeros_like, params)
+
+    def update(updates, state, params=None):
+        mu = jax.tree.map(lambda m, g: beta * m + (1 - beta) * g, state, updates)
+        return jax.tree.map(lambda m: -learning_rate * m, mu), mu
+
+    return optax.GradientTransformation(init, update)
+
+
 # factory, reference, the properties it must fail, the property to read, words of its message
 BROKEN = {
     "no bias correction": (
@@ -148,7 +204,11 @@ BROKEN = {
         None,
         {"inject_hyperparams", "vmap_learning_rate"},
         "inject_hyperparams",
-        ["TracerBoolConversionError", "use jnp.where / keep hyperparameters out of Python"],
+        [
+            "learning_rate cannot be injected: with learning_rate alone injected",
+            "TracerBoolConversionError",
+            "use jnp.where / keep hyperparameters out of Python",
+        ],
     ),
     "one array as two moments": (
         shared_moments,
@@ -156,6 +216,14 @@ BROKEN = {
         {"donation"},
         "donation",
         ["init returns one array as both state[0] and state[1]", "once for each moment"],
+    ),
+    "learning rate ignored": (
+        ignores_learning_rate,
+        None,
+        # optax.sgd(0.01) diverges on Rosenbrock: every rate of the grid is the same rate.
+        {"inject_hyperparams", "vmap_learning_rate", "rosenbrock"},
+        "vmap_learning_rate",
+        ["the learning rate is ignored: learning_rate=0.005 and 0.02 give the same updates"],
     ),
     "one array only": (
         one_array_momentum,
@@ -185,6 +253,111 @@ def test_a_broken_optimizer_fails_the_property_of_its_bug_with_the_fix(bug):
     with pytest.raises(AssertionError, match=name) as error:
         report.assert_ok()
     assert str(report[name]) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("factory", "reference"),
+    [(momentum_eta_outside, "momentum"), (nesterov_eta_outside, "nesterov")],
+)
+def test_eta_outside_the_velocity_parts_from_the_reference_under_a_changing_rate(
+    factory, reference
+):
+    """optax's form of momentum (η outside the velocity) coincides with the slides' at a
+    constant η; the reference comparison must also run under a changing η and say so."""
+    hyperparameters = {"learning_rate": 0.01, "momentum": 0.8}
+    report = testing.check_optimizer(factory, hyperparameters, reference, only=["reference"])
+    assert report.failed == ["reference"], str(report)
+    message = report["reference"].message
+    assert f"follows {reference} at a constant η, but under a changing η" in message
+    assert "differs from it from step 11 on: step 11, leaf [" in message  # η changes at 10
+    assert "With a constant η both rules coincide" in message
+    assert "probably outside the velocity (u ← γ u + g; θ ← θ − η_t u)" in message
+
+    right = testing.check_optimizer(reference, hyperparameters, factory, only=["reference"])
+    assert right.failed == ["reference"]  # the same difference, seen from the other side
+    itself = testing.check_optimizer(reference, hyperparameters, reference, only=["reference"])
+    assert itself.ok and "at a constant η and under a changing one" in itself["reference"].message
+
+
+def test_a_numpy_rule_gets_the_changing_rate_as_a_schedule_if_it_takes_one():
+    report = testing.check_optimizer(
+        momentum_eta_outside,
+        {"learning_rate": 0.01, "momentum": 0.8},
+        reference_momentum,
+        only=["reference"],
+    )
+    assert "from step 11 on" in report["reference"].message
+    # sgd_rule multiplies by learning_rate: a rule that takes no schedule is followed at a
+    # constant η only, and the PASS line says so.
+    report = testing.check_optimizer(sgd_from_scratch, LR, reference=sgd_rule, only=["reference"])
+    assert report.ok
+    assert report["reference"].message.endswith(
+        "not under a changing η: the reference raised TypeError: unsupported operand type(s) "
+        "for *: 'function' and 'float' when given a schedule"
+    )
+
+
+def test_a_reference_without_a_learning_rate_to_change_says_what_it_checked():
+    report = testing.check_optimizer(
+        momentum_eta_outside,
+        {"learning_rate": 0.01, "momentum": 0.8},
+        reference=jol.momentum(0.01, 0.8),
+        only=["reference"],
+    )
+    assert report.ok
+    assert report["reference"].message.endswith(
+        "not under a changing η: the reference is a ready transformation, whose η cannot change"
+    )
+
+
+def test_a_learning_rate_applied_to_part_of_the_update_fails_where_the_reference_is_linear():
+    only = ["inject_hyperparams", "vmap_learning_rate"]
+    report = testing.check_optimizer(eta_on_weight_decay_only, LR, reference="sgd", only=only)
+    assert report.failed == only, str(report)
+    for name in only:
+        message = report[name].message
+        assert "the learning rate is not applied to the whole update" in message
+        assert "must be 2× the one at" in message and "as the reference sgd's is" in message
+    # Without a reference nothing says the first step must be ∝ η; the PASS line reports it.
+    report = testing.check_optimizer(eta_on_weight_decay_only, LR, only=only)
+    assert report.ok, str(report)
+    assert "the first not in proportion to it" in report["vmap_learning_rate"].message
+
+
+def test_a_correct_optimizer_reports_that_its_first_update_scales_with_eta():
+    report = testing.check_optimizer(
+        sgd_from_scratch, LR, reference=sgd_rule, only=["inject_hyperparams", "vmap_learning_rate"]
+    )
+    assert report.ok
+    assert "the first update scales with η (2× at 0.02)" in report["vmap_learning_rate"].message
+
+
+def test_the_injected_hyperparameter_that_changes_the_rule_is_named():
+    report = testing.check_optimizer(
+        b1_read_as_python_float, {"learning_rate": 0.01, "b1": 0.9}, only=["inject_hyperparams"]
+    )
+    assert report.failed == ["inject_hyperparams"]
+    assert report["inject_hyperparams"].message.startswith(
+        "with b1 alone injected (a float32 array instead of the Python number given), step 1:"
+    )
+
+
+def test_an_integer_the_factory_needs_as_a_python_number_stays_static():
+    """optax.adafactor compares min_dim_size_to_factor with shapes in Python: what
+    inject_hyperparams(static_args=...) is for, not the optimizer's fault."""
+    report = testing.check_optimizer("optax.adafactor", only=["inject_hyperparams"])
+    assert report.ok, str(report)
+    message = report["inject_hyperparams"].message
+    assert "min_dim_size_to_factor kept static" in message
+    assert "static_args=('min_dim_size_to_factor',)" in message
+    assert "learning_rate, decay_rate, decay_offset" in message
+
+
+def test_a_state_that_keeps_the_params_can_be_donated():
+    """optax.contrib.prodigy keeps params₀ = params in its state: the kit must not donate the
+    params it passes again beside the state."""
+    report = testing.check_optimizer("optax.contrib.prodigy", only=["donation"])
+    assert report.ok, str(report)
 
 
 def test_python_control_flow_is_caught_under_vmap_too():
