@@ -225,12 +225,14 @@ with the hyperparameters and checks one property per line (`PROPERTIES` above):
 | `state_dtypes` | the state keeps its structure, shapes and dtypes, float16 to float64 |
 | `pytrees` | nested containers, empty ones, a Flax-like parameter dict |
 | `parabola` | it converges on ½‖θ − c‖² |
-| `reference` | 50 float64 steps equal those of jaxopt_lab's optimizer (rtol 1e-7) |
+| `reference` | 50 float64 steps equal the library's optimizer (rtol 1e-7), η fixed, then varied |
 
 The `reference` is the jaxopt_lab optimizer the check names (`reference="sgd"`), built with the
 same hyperparameters and run from the same start on a smooth problem; a failure names the first
-step and entry where yours departs. The checks pass hyperparameters away from the slides' defaults,
-so that one your update forgets, or an ε in the wrong place, shows up there.
+step and entry where yours departs. Both run twice: at the constant learning rate given, then
+with $\eta$ changing between steps as under a schedule ($\eta$ for 10 steps, then × 0.95 a
+step), because some rules differ only there. The checks pass hyperparameters away from the
+slides' defaults, so that one your update forgets, or an ε in the wrong place, shows up there.
 """),
     markdown(r"""
 ## 1. Stochastic gradient descent
@@ -275,7 +277,9 @@ $$v_{t+1} = \gamma v_t + \eta \nabla_\theta L(\theta_t), \qquad \theta_{t+1} = \
 
 with $\gamma = 0.9$ by default and $v_0 = 0$. (optax and PyTorch keep $\eta$ outside,
 $u \leftarrow \gamma u + g$, $\theta \leftarrow \theta - \eta u$: the same steps for a constant
-$\eta$, not under a schedule.) **Write** `init_fn` (a zero velocity per parameter:
+$\eta$, not under a schedule, where each gradient here keeps the $\eta$ of its own step. The
+check's second run changes $\eta$, so it fails $\eta$ outside the velocity from step 11 on.)
+**Write** `init_fn` (a zero velocity per parameter:
 `jax.tree.map(jnp.zeros_like, params)`) and `update_fn` (the new velocity; the step is $-v$).
 """),
     exercise(r'''
@@ -656,8 +660,10 @@ report = run_study(spec_from_dict(study), OUT, overwrite=True, quiet=True)
 display(Markdown(report.headline))
 """),
     markdown(r"""
-Validation accuracy and training loss per epoch, mean over seeds with the band of ±1 standard
-deviation:
+Training loss, validation loss and validation accuracy per epoch: the mean over seeds, and as
+a band its 95 % confidence interval (the t-interval of the mean, the interval of the report's
+tables). With the quick version's 2 seeds the band is wide: the t-quantile for 1 degree of
+freedom is 12.7.
 """),
     code(r"""
 display(Image(Path(OUT) / "figures" / "curves.png"))

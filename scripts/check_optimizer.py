@@ -29,9 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("optimizer", help="adam, optax.lion or package.module:factory")
     parser.add_argument("--reference", help="what to follow step by step (same forms, or a rule)")
     add_set_argument(parser, "hyperparameters, e.g. learning_rate=1e-2 b1=0.8 (repeatable)")
-    parser.add_argument("--steps", type=int, default=50, help="reference steps (default 50)")
-    parser.add_argument("--rtol", type=float, default=1e-7, help="reference rtol (1e-7)")
-    parser.add_argument("--atol", type=float, default=1e-12, help="reference atol (1e-12)")
+    parser.add_argument("--steps", type=_steps, default=50, help="reference steps (default 50)")
+    parser.add_argument("--rtol", type=_tolerance, default=1e-7, help="reference rtol (1e-7)")
+    parser.add_argument("--atol", type=_tolerance, default=1e-12, help="reference atol (1e-12)")
     parser.add_argument(
         "--only", nargs="+", metavar="PROPERTY", help=f"run only these: {testing.PROPERTY_NAMES}"
     )
@@ -54,6 +54,30 @@ def _check(args: argparse.Namespace) -> int:
     )
     print(report)
     return 0 if report.ok else 1
+
+
+def _steps(text: str) -> int:
+    """An argparse type: the reference comparison's length, a whole number ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of steps ≥ 1, got {text!r}")
+    return value
+
+
+def _tolerance(text: str) -> float:
+    """An argparse type: a tolerance, a finite number ≥ 0 (a negative one fails every step)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"expected a finite number ≥ 0 (0 asks for exact agreement), got {text!r}"
+        )
+    return value
 
 
 def _hyperparameters(items: list[str]) -> dict[str, Any]:

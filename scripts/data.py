@@ -82,6 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, digest in loaded.sha256.items():
         mark = "ok" if canonical.PUBLISHED_SHA256.get(name) == digest else "differs from published"
         print(f"  {name:<24} {digest}  {mark}")
+    if args.command == "fetch" and loaded.cache_error is not None:
+        print(
+            f"error: could not write the cache {cache_path(args.cache_dir)} "
+            f"({loaded.cache_error}): the data was fetched but not kept, so the next run fetches "
+            "it again. Make that folder writable, or choose a writable one with --cache-dir DIR "
+            "(or $JAXOPT_LAB_CACHE)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from jaxopt_lab.bench.train_throughput import synthetic_run_set, timed_epoch
 from jaxopt_lab.engine.mesh import Placement, placement
 from jaxopt_lab.engine.programs import initial_states
+from jaxopt_lab.optimizers.registry import resolve
 
 LAYOUT = re.compile(r"^([\w.-]+(?:,[\w.-]+)*):(\d+):(\d+)$")
 
@@ -47,7 +48,8 @@ def parse_layout(text: str) -> Layout:
     """``OPT[,OPT…]:SEEDS:LRS``, e.g. ``adam:4:1`` or ``sgd,adam:2:4``.
 
     Raises:
-      ValueError: another form, or a count below 1.
+      ValueError: another form, a count below 1, or an optimizer the registry does not know
+        (naming the ones it does).
     """
     match = LAYOUT.match(text)
     if match is None or int(match[2]) < 1 or int(match[3]) < 1:
@@ -55,7 +57,13 @@ def parse_layout(text: str) -> Layout:
             f"layout {text!r} is not OPT[,OPT]:SEEDS:LRS with counts ≥ 1 (e.g. adam:4:1 for "
             "Adam with 4 seeds and 1 learning rate)"
         )
-    return Layout(tuple(match[1].split(",")), int(match[2]), int(match[3]))
+    optimizers = tuple(match[1].split(","))
+    for name in optimizers:
+        try:
+            resolve(name)
+        except ValueError as error:
+            raise ValueError(f"layout {text!r}: {error}") from None
+    return Layout(optimizers, int(match[2]), int(match[3]))
 
 
 def compare_layouts(

@@ -56,13 +56,15 @@ HOW_TO_SUPPLY = f"""Supply MNIST in one of three ways:
 
 @dataclasses.dataclass(frozen=True)
 class Loaded:
-    """The canonical arrays and where they came from."""
+    """The canonical arrays and where they came from; ``cache_error`` says why verified data
+    could not be written to the cache (the data is still in ``arrays``)."""
 
     arrays: MNISTArrays
     source: str
     sha256: dict[str, str]
     verified: bool
     cache_file: Path | None
+    cache_error: str | None = None
 
 
 def split_indices(
@@ -203,9 +205,11 @@ def load_arrays(
             status(f"{name}: {error}", quiet=quiet)
             last_error = error
             continue
-        written = _write_cache(path, arrays, name, sha256, quiet) if verified else None
+        written, failure = None, None
+        if verified:
+            written, failure = _write_cache(path, arrays, name, sha256, quiet)
         label = name if verified else f"{name} (not the published MNIST)"
-        return Loaded(arrays, label, sha256, verified, written)
+        return Loaded(arrays, label, sha256, verified, written, failure)
     tried = "\n".join(f"  - {name}: {reason}" for name, reason in attempts)
     fetch = "Run `python scripts/data.py fetch` to build the cache.\n" if kind == "cache" else ""
     raise SourceUnavailableError(
@@ -216,14 +220,15 @@ def load_arrays(
 
 def _write_cache(
     path: Path, arrays: MNISTArrays, source: str, sha256: dict[str, str], quiet: bool
-) -> Path | None:
+) -> tuple[Path | None, str | None]:
+    """The cache file written, or None and why not."""
     try:
         write_cache(path, arrays, source=source, sha256=sha256)
     except OSError as error:  # a read-only home must not stop training: the data is in memory
         status(f"could not write the cache {path}: {error}", quiet=quiet)
-        return None
+        return None, error.strerror or str(error)
     status(f"cached verified MNIST at {path}", quiet=quiet)
-    return path
+    return path, None
 
 
 def load_mnist(

@@ -8,6 +8,10 @@ One file, ``checkpoints/state.msgpack``, replaced atomically after each checkpoi
         "calls":  [{"epochs": [first, last], "wall_seconds": s}, …] the training calls so far,
         "leaves": the state pytree's arrays in ``jax.tree.leaves`` order }
 
+A write that was cut short (the process killed between creating its temporary file and the
+rename) leaves ``.state.msgpack.*.tmp`` beside it; the next save removes such leftovers (no
+other process can be writing one: a directory has one writer at a time, ``lock.py``).
+
 The file carries its own checksum, config and epoch, so a resume can check it against nothing
 but itself (flipped bits, a truncated copy) and against the config and metrics beside it
 (``resume.py``); one file replaced atomically cannot disagree with a checksum kept elsewhere.
@@ -77,6 +81,8 @@ def save_checkpoint(
     )
     header = MAGIC + bytes([FORMAT_VERSION]) + hashlib.sha256(body).digest()
     path = directory / FILENAME
+    for stale in directory.glob(f".{FILENAME}.*.tmp"):  # left by a write that was killed
+        stale.unlink(missing_ok=True)
     atomic_write_bytes(path, header + body)
     return path
 

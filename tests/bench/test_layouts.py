@@ -14,6 +14,15 @@ def test_layouts_parse_from_optimizers_seeds_and_rates():
             parse_layout(bad)
 
 
+def test_a_layout_with_an_unknown_optimizer_names_it_and_the_known_ones():
+    with pytest.raises(
+        ValueError,
+        match=r"layout 'sgd,nosuchopt:1:1': unknown optimizer "
+        r"'nosuchopt'; give a registry name \(sgd, momentum",
+    ):
+        parse_layout("sgd,nosuchopt:1:1")
+
+
 def test_each_layout_is_timed_on_one_device_and_on_every_device():
     layouts = [parse_layout("adam:2:1"), parse_layout("sgd,adam:1:2")]
     results = compare_layouts(layouts, epochs=1, n_train=256, n_val=64)

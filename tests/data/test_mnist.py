@@ -190,3 +190,23 @@ def test_data_script_prints_sizes_counts_and_checksums(tmp_path, tiny_is_publish
     assert out.count("  ok") == 8
     assert script.main(["info", "--cache-dir", str(tmp_path / "none"), "--quiet"]) == 1
     assert "three ways" in capsys.readouterr().err
+
+
+def test_data_script_fetch_fails_when_the_cache_cannot_be_written(
+    tmp_path, tiny_is_published, capsys
+):
+    spec = importlib.util.spec_from_file_location("data_script", REPO / "scripts" / "data.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    folder = write_idx_dir(tmp_path / "raw", tiny_is_published, gz=False)
+    (tmp_path / "a-file").write_text("")  # a folder cannot be made inside it, even as root
+    cache = tmp_path / "a-file" / "cache"
+    argv = ["fetch", "--source", f"idx:{folder}", "--cache-dir", str(cache), "--quiet"]
+    assert script.main(argv) == 1
+    captured = capsys.readouterr()
+    assert "verified:   yes" in captured.out  # what was fetched is still described
+    assert captured.err.startswith(
+        f"error: could not write the cache {cache / 'mnist-v1.npz'} (Not a directory): the "
+        "data was fetched but not kept"
+    )
+    assert "--cache-dir DIR" in captured.err and "Traceback" not in captured.err

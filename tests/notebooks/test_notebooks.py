@@ -7,13 +7,19 @@ notebook as build.py renders it, so a learner's edits to the committed files cha
 here; the last tests compare those files with build.py.
 """
 
+import contextlib
+import io
 import re
 import runpy
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from nbclient import NotebookClient
+
+from jaxopt_lab.studies import plots
+from jaxopt_lab.studies.load import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -116,6 +122,108 @@ def test_the_comparison_notebook_trains_your_optimizer_next_to_the_five(tmp_path
     ]
     assert any("image/png" in d for d in shown)
     assert "my_optimizer" in (tmp_path / "compare" / "study.yaml").read_text()
+
+
+# optax's and PyTorch's form of the rules, η outside the velocity: the same steps as the
+# slides' forms at a constant η, not when η changes.
+ETA_OUTSIDE = {
+    "my_momentum": '''
+class VelocityState(NamedTuple):
+    velocity: optax.Updates
+
+
+def my_momentum(learning_rate, momentum=0.9):
+    """u ← γ u + g; θ ← θ − η u."""
+
+    def init_fn(params):
+        return VelocityState(jax.tree.map(jnp.zeros_like, params))
+
+    def update_fn(updates, state, params=None):
+        velocity = jax.tree.map(lambda u, g: momentum * u + g, state.velocity, updates)
+        return jax.tree.map(lambda u: -learning_rate * u, velocity), VelocityState(velocity)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+''',
+    "my_nesterov": '''
+class VelocityState(NamedTuple):
+    velocity: optax.Updates
+
+
+def my_nesterov(learning_rate, momentum=0.9):
+    """u ← γ u + g; φ ← φ − η (γ u + g)."""
+
+    def init_fn(params):
+        return VelocityState(jax.tree.map(jnp.zeros_like, params))
+
+    def update_fn(updates, state, params=None):
+        velocity = jax.tree.map(lambda u, g: momentum * u + g, state.velocity, updates)
+        steps = jax.tree.map(lambda u, g: -learning_rate * (momentum * u + g), velocity, updates)
+        return steps, VelocityState(velocity)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+''',
+}
+
+
+def _run_check(checked, definitions):
+    """The report the check cell of ``checked`` prints after ``definitions`` ran, and its
+    AssertionError (None when the check passed): the solutions' cells run in this process."""
+    nb = build["notebook"](build["CELLS"], True)
+    (setup,) = [cell for cell in nb.cells if "PROPERTIES = [" in cell.source]
+    (check,) = [cell for cell in _checks(nb) if _checked(cell) == checked]
+    namespace = {}
+    exec(setup.source, namespace)
+    for source in definitions:
+        exec(source, namespace)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        try:
+            exec(check.source, namespace)
+        except AssertionError as error:
+            return printed.getvalue(), error
+    return printed.getvalue(), None
+
+
+@pytest.mark.parametrize("checked", list(ETA_OUTSIDE))
+def test_the_check_fails_eta_outside_the_velocity(checked):
+    """At a constant η the two forms coincide; the reference's run under a changing η parts
+    them, and the report says where and why."""
+    report, error = _run_check(checked, [ETA_OUTSIDE[checked]])
+    assert error is not None, report
+    assert re.search(r": 6 passed, 1 failed, 0 skipped\n", report), report
+    (line,) = [line for line in report.splitlines() if line.startswith("FAIL")]
+    assert line.startswith("FAIL  reference            follows ")
+    assert "under a changing η (η for 10 steps, then × 0.95 a step) differs" in line
+    assert "from step 11 on" in line and "probably outside the velocity" in line
+
+
+def test_the_momentum_check_passes_the_slides_rule():
+    nb = build["notebook"](build["CELLS"], True)
+    solutions = [c.source for c in nb.cells if build["EXERCISE_TAG"] in c.metadata.get("tags", [])]
+    report, error = _run_check("my_momentum", solutions)
+    assert error is None, report
+    assert re.search(r": 7 passed, 0 failed, 0 skipped\n", report), report
+    assert "at a constant η and under a changing one" in report
+
+
+def test_the_comparison_notebook_names_the_band_it_plots():
+    """The words above the curves say what plots.curves_figure draws: its panels, and as the
+    band the t-interval of the mean at the study's confidence (not a standard deviation)."""
+    (text,) = [c.source for c in build["COMPARE_CELLS"] if "per epoch" in c.source]
+    text = " ".join(text.split())
+    confidence = load_spec(ROOT / "configs" / "studies" / "seed_table.yaml").report.confidence
+    assert f"{confidence * 100:g} % confidence interval" in text
+    assert "t-interval of the mean" in text and "standard deviation" not in text
+    for title in plots.CURVE_TITLES.values():
+        assert title in text.lower()
+    # The quick version's seeds: a half-width of t(0.975, n − 1 degrees of freedom) · s / √n.
+    (quick,) = [c.source for c in build["COMPARE_CELLS"] if build["PARAMETERS_TAG"] in c.tags]
+    n = len(re.search(r"train\.seeds=\[([^\]]*)\]", quick).group(1).split(","))
+    values = np.arange(n, dtype=float)[:, None]
+    _, half = plots.band(values, confidence)
+    t = half[0] / (np.std(values, ddof=1) / np.sqrt(n))
+    assert f"With the quick version's {n} seeds" in text
+    assert f"the t-quantile for {n - 1} degree{'s' * (n > 2)} of freedom is {t:.1f}" in text
 
 
 def test_the_notebooks_differ_only_in_the_exercise_cells():
