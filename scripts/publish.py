@@ -4,6 +4,7 @@
     python scripts/publish.py runs/field --allow-incomplete      # the finished run sets so far
     python scripts/publish.py --restore results/field runs/field # then rerun its compare.py
     python scripts/publish.py --check results/seed_table [...]   # exit 1 unless current
+    python scripts/publish.py --seal runs/old_study              # records written before seals
 
 Publishing copies the study's records (no checkpoints), records what the present code computes
 on the study's replays (fingerprint.json) and rebuilds the report from the published records.
@@ -15,10 +16,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from jaxopt_lab._cli import add_debug_argument, run_main
 from jaxopt_lab.studies.publish import publish, restore, verify
 from jaxopt_lab.studies.replays import Replayer
+from jaxopt_lab.studies.store import Store
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     mode.add_argument(
         "--check", action="store_true", help="RESULTS_DIR...: verify published studies"
+    )
+    mode.add_argument(
+        "--seal",
+        action="store_true",
+        help="DIR...: seal the records of studies written before seals existed, as they are",
     )
     parser.add_argument("--to", help="where to publish (default results/<name of the run dir>)")
     parser.add_argument(
@@ -50,6 +58,11 @@ def _publish(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             parser.error("--restore takes RESULTS_DIR RUN_DIR")
         sets = restore(*args.dirs)
         print(f"restored {len(sets)} run sets into {args.dirs[1]}; rerun its compare.py command")
+        return 0
+    if args.seal:
+        for run_dir in args.dirs:
+            sealed = Store(Path(run_dir)).seal_as_is()
+            print(f"{run_dir}: sealed {', '.join(sealed) or 'nothing (its records were sealed)'}")
         return 0
     replayer = Replayer()
     if args.check:

@@ -6,6 +6,7 @@ One file, ``checkpoints/state.msgpack``, replaced atomically after each checkpoi
         "epoch":  the epoch just completed,
         "config": the resolved config the run set trains (config.yaml's data, as JSON),
         "calls":  [{"epochs": [first, last], "wall_seconds": s}, …] the training calls so far,
+        "records": per run, the digests of its metric records so far (``seal.records_seal``),
         "leaves": the state pytree's arrays in ``jax.tree.leaves`` order }
 
 A write that was cut short (the process killed between creating its temporary file and the
@@ -24,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ import msgpack
 import numpy as np
 from flax import serialization
 
+from jaxopt_lab.engine import seal
 from jaxopt_lab.engine.outputs import atomic_write_bytes
 
 FILENAME = "state.msgpack"
@@ -50,12 +53,14 @@ class CheckpointDamagedError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Checkpoint:
-    """What a checkpoint holds: the epoch, the state, the config and the training calls."""
+    """What a checkpoint holds: the epoch, the state, the config, the training calls, and the
+    digests of the metric records written so far (None in a checkpoint written before them)."""
 
     epoch: int
     state: Any
     config: Any
     calls: list[dict[str, Any]]
+    records: dict[str, str] | None = None
 
 
 def save_checkpoint(
@@ -65,9 +70,10 @@ def save_checkpoint(
     *,
     config: Any,
     calls: list[dict[str, Any]],
+    records: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
     """Write ``state`` (a pytree of arrays) after ``epoch`` of the run set ``config`` to
-    ``directory/state.msgpack``, with its sha256."""
+    ``directory/state.msgpack``, with its sha256 and the digests of the metric ``records``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     leaves = [np.asarray(leaf) for leaf in jax.tree.leaves(jax.device_get(state))]
@@ -76,6 +82,7 @@ def save_checkpoint(
             "epoch": epoch,
             "config": json.dumps(config, sort_keys=True),
             "calls": json.dumps(calls),
+            "records": json.dumps(seal.records_seal(records)),
             "leaves": {str(i): leaf for i, leaf in enumerate(leaves)},
         }
     )
@@ -117,6 +124,7 @@ def load_checkpoint(directory: str | Path, template: Any) -> Checkpoint | None:
         state=jax.tree.unflatten(treedef, stored),
         config=json.loads(payload["config"]),
         calls=json.loads(payload["calls"]),
+        records=json.loads(payload["records"]) if "records" in payload else None,
     )
 
 

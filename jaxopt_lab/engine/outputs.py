@@ -2,7 +2,8 @@
 
     config.yaml      the resolved config (defaults filled in)
     metrics.jsonl    one JSON object per run per epoch
-    summary.json     final and best metrics of each run, timing and device
+    summary.json     final and best metrics of each run, timing and device, and the seal of
+                     both files (``seal.py``: digests that reading checks)
     checkpoints/     see ``checkpoint.py``
     .lock            while a call writes the directory (``lock.py``)
 
@@ -26,6 +27,7 @@ from typing import Any
 import yaml
 
 from jaxopt_lab._typed_yaml import yaml_problem
+from jaxopt_lab.engine import seal
 
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
@@ -202,17 +204,38 @@ def write_metrics(out_dir: str | Path, records: Sequence[dict[str, Any]]) -> Non
     atomic_write_text(Path(out_dir) / METRICS, text)
 
 
-def read_metrics(out_dir: str | Path) -> list[dict[str, Any]]:
-    """The records of metrics.jsonl (empty when it does not exist; blank lines are not records).
+def read_metrics(
+    out_dir: str | Path,
+    *,
+    sealed: Mapping[str, Any] | None = None,
+    source: str = SUMMARY,
+    through_epoch: int | None = None,
+) -> list[dict[str, Any]]:
+    """The records of metrics.jsonl (empty when it does not exist; blank lines are not records),
+    checked against ``sealed`` (the ``records`` of a seal, held by ``source``) when given, up to
+    ``through_epoch`` when given.
 
     Raises:
       DamagedOutputError: a line is not a JSON object (a torn last line too), naming the file
         and the line.
+      EditedOutputError: a record differs from its seal, or a sealed record is missing, naming
+        the file and the line.
     """
     path = metrics_file(out_dir)
     if path is None:
-        return []
-    records = []
+        path = Path(out_dir) / METRICS
+        numbered: list[tuple[int, dict[str, Any]]] = []
+    else:
+        numbered = list(_numbered_records(path))
+    if sealed is not None:
+        problems = seal.record_problems(numbered, sealed, through_epoch=through_epoch)
+        if problems:
+            line, what = problems[0]
+            raise EditedOutputError(path, line, what, source, len(problems))
+    return [record for _, record in numbered]
+
+
+def _numbered_records(path: Path):
     for number, line in enumerate(_read_text(path).splitlines(), 1):
         if not line.strip():
             continue
@@ -222,8 +245,55 @@ def read_metrics(out_dir: str | Path) -> list[dict[str, Any]]:
             raise DamagedOutputError(_damaged(path, f"is not JSON ({error})", number)) from None
         if not isinstance(record, dict):
             raise DamagedOutputError(_damaged(path, "is not a JSON object", number))
-        records.append(record)
-    return records
+        yield number, record
+
+
+def read_summary(out_dir: str | Path) -> dict[str, Any]:
+    """summary.json's data, checked against its own seal (a summary written before seals
+    existed has none and is returned as it is).
+
+    Raises:
+      DamagedOutputError: it is not valid JSON.
+      EditedOutputError: a run's entry or the other keys differ from the seal, naming the line.
+    """
+    path = Path(out_dir) / SUMMARY
+    summary = read_json(path)
+    problems = seal.summary_problems(summary) if isinstance(summary, dict) else []
+    if problems:
+        run, what = problems[0]
+        line = _line_of(path, f'"run": {json.dumps(run)}') if run is not None else None
+        raise EditedOutputError(path, line, what, "its own seal", len(problems))
+    return summary
+
+
+def read_sealed_metrics(out_dir: str | Path, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """metrics.jsonl's records, checked against ``summary``'s seal when it has one."""
+    sealed = summary.get(seal.SEAL)
+    return read_metrics(out_dir, sealed=None if sealed is None else sealed["records"])
+
+
+def check_sealed(out_dir: str | Path) -> bool:
+    """Whether ``out_dir``'s summary.json is sealed, after checking it and metrics.jsonl
+    against the seal (``EditedOutputError`` when they differ)."""
+    summary = read_summary(out_dir)
+    read_sealed_metrics(out_dir, summary)
+    return seal.SEAL in summary
+
+
+def seal_as_is(out_dir: str | Path) -> bool:
+    """Seal the summary and metrics of ``out_dir`` as they are now, for outputs written before
+    seals existed; True when it sealed them, False when they were sealed (and still match)."""
+    if check_sealed(out_dir):
+        return False
+    write_summary(out_dir, read_json(Path(out_dir) / SUMMARY), read_metrics(out_dir))
+    return True
+
+
+def _line_of(path: Path, needle: str) -> int | None:
+    for number, line in enumerate(_read_text(path).splitlines(), 1):
+        if needle in line:
+            return number
+    return None
 
 
 def metrics_file(out_dir: str | Path) -> Path | None:
@@ -248,13 +318,34 @@ class DamagedOutputError(ValueError):
     (and line) and the way out."""
 
 
+class EditedOutputError(DamagedOutputError):
+    """An output file reads well but differs from the digests the engine wrote with it;
+    ``where`` is ``path[:line]`` and ``what`` the difference."""
+
+    def __init__(self, path: Path, line: int | None, what: str, source: str, count: int):
+        self.where = str(path) if line is None else f"{path}:{line}"
+        more = f" ({count - 1} more differences)" if count > 1 else ""
+        self.what = f"{what}, by the digests {source} holds{more}"
+        super().__init__(
+            f"{self.where} {self.what}: the records were changed after the engine wrote them, "
+            "and an edited number is never reported. Put back the files as they were written "
+            "(git checkout for published results), or retrain: " + _retrain(path)
+        )
+
+
 def _damaged(path: Path, what: str, line: int | None = None) -> str:
     where = str(path) if line is None else f"{path}:{line}"
     return (
         f"{where} {what}: the file is damaged (outputs are written whole, so this comes from "
-        "outside: a copy cut short, a full disk, an edit). Put back an intact copy, or retrain "
-        f"that output directory: --overwrite, or for a study delete {path.parent} and rerun "
-        "the study's scripts/compare.py command, which retrains only that run set"
+        "outside: a copy cut short, a full disk, an edit). Put back an intact copy, or retrain: "
+        + _retrain(path)
+    )
+
+
+def _retrain(path: Path) -> str:
+    return (
+        f"--overwrite for a scripts/train.py directory, or for a study delete {path.parent} and "
+        "rerun the study's scripts/compare.py command, which retrains only that run set"
     )
 
 
@@ -270,9 +361,12 @@ def _read_text(path: Path) -> str:
         raise DamagedOutputError(_damaged(path, f"is not UTF-8 text ({error})")) from None
 
 
-def write_summary(out_dir: str | Path, summary: dict[str, Any]) -> None:
-    """Write summary.json."""
-    atomic_write_text(Path(out_dir) / SUMMARY, json.dumps(summary, indent=1, allow_nan=False))
+def write_summary(
+    out_dir: str | Path, summary: dict[str, Any], records: Sequence[Mapping[str, Any]]
+) -> None:
+    """Write summary.json, sealed with the digests of itself and of ``records`` (``seal.py``)."""
+    sealed = {**summary, seal.SEAL: seal.summary_seal(summary, records)}
+    atomic_write_text(Path(out_dir) / SUMMARY, json.dumps(sealed, indent=1, allow_nan=False))
 
 
 def write_config(

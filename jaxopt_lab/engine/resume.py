@@ -111,7 +111,7 @@ def restore(
         if checkpoint is not None:
             where = f"{out_dir / outputs.CHECKPOINTS / FILENAME} (epoch {checkpoint.epoch})"
             check_same_config(checkpoint.config, resolved, configs, where)
-            records = _records_up_to(out_dir, checkpoint.epoch, runs)
+            records = _records_up_to(out_dir, checkpoint.epoch, runs, checkpoint.records, where)
     restored = (
         (0, place.to_host(initial)) if checkpoint is None else (checkpoint.epoch, checkpoint.state)
     )
@@ -129,9 +129,16 @@ def restore(
     return Restored(done, place.put_runs(leaves) if done > 0 else initial, records, calls)
 
 
-def _records_up_to(out_dir: Path, done: int, runs: Sequence[str]) -> list[dict[str, Any]]:
-    """The metric records of epochs 1 … ``done``, each run's complete, or the error saying
-    which run lacks which epochs."""
+def _records_up_to(
+    out_dir: Path,
+    done: int,
+    runs: Sequence[str],
+    sealed: Mapping[str, str] | None,
+    where: str,
+) -> list[dict[str, Any]]:
+    """The metric records of epochs 1 … ``done``, each run's complete and as the checkpoint's
+    digests (``sealed``) say they were written, or the error saying which run lacks which
+    epochs, or which line was edited."""
     records = [r for r in outputs.read_metrics(out_dir) if r["epoch"] <= done]
     have: dict[str, set[int]] = {run: set() for run in runs}
     for record in records:
@@ -153,7 +160,21 @@ def _records_up_to(out_dir: Path, done: int, runs: Sequence[str]) -> list[dict[s
             f"cannot resume {out_dir}: {outputs.METRICS} holds runs this config does not train "
             f"({', '.join(extra[:3])}); use --overwrite or another --out"
         )
+    if sealed is not None:  # an edited record is named by its line
+        _check_sealed(out_dir, sealed, where, done)
     return records
+
+
+def _check_sealed(out_dir: Path, sealed: Mapping[str, str], where: str, done: int) -> None:
+    try:
+        outputs.read_metrics(out_dir, sealed=sealed, source=where, through_epoch=done)
+    except outputs.EditedOutputError as error:
+        raise ResumeMismatchError(
+            f"cannot resume {out_dir}: {error.where} {error.what}: the metrics "
+            "were changed after training, and a resume would carry the change into "
+            "summary.json. Put back the metrics file as written, or retrain with --overwrite "
+            "(or another --out)"
+        ) from None
 
 
 def _ranges(epochs: list[int]) -> str:

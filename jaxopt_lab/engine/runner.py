@@ -173,7 +173,7 @@ def train_many(
         )
         summary = {**summary, "optimizers": optimizers}
         if writer:
-            outputs.write_summary(out_dir, summary)
+            outputs.write_summary(out_dir, summary, records)
     return summary
 
 
@@ -247,6 +247,7 @@ def _train_epochs(
                     host_states,
                     config=resolved,
                     calls=call.history(epoch),
+                    records=records,
                 )
         samples = run_set.programs.spec.samples_per_epoch
         progress = _progress(new, epoch, train.epochs, seconds, samples)

@@ -44,6 +44,12 @@ class RunSetProgress:
             and self.summarized
         )
 
+    @property
+    def lost_records(self) -> bool:
+        """Finished (its summary was written for the planned epochs) yet short of records: lines
+        were deleted or the file cut short, which no resume can put back."""
+        return self.summarized and not self.complete
+
 
 def incomplete(progress: Sequence[RunSetProgress]) -> list[RunSetProgress]:
     """The run sets of ``progress`` that are not complete."""
@@ -57,6 +63,13 @@ def describe(progress: Sequence[RunSetProgress]) -> list[str]:
     for p in incomplete(progress):
         where = f"run set {p.where}/"
         rows = f"{', '.join(p.rows)} ({where})" if p.rows else where
+        if p.lost_records:
+            out.append(
+                f"{rows}: its {SUMMARY} says it finished {p.planned} epochs, but its metrics lack "
+                "records (lines deleted, or a copy cut short), which no resume puts back: "
+                "that run set must be retrained"
+            )
+            continue
         if not p.reached:
             planned = "" if p.planned is None else f" (0 of {p.planned} epochs)"
             out.append(f"{rows}: not started{planned}")
@@ -85,7 +98,7 @@ def error_message(run_dir: str, progress: Sequence[RunSetProgress], command: str
     lines = "; ".join(describe(progress))
     return (
         f"{run_dir} is an incomplete study (its final metrics would be those of earlier "
-        f"epochs): {lines}. Finish it with `{command}` (it resumes interrupted run sets from "
+        f"epochs): {lines}. {_finish(progress)} `{command}` (it resumes interrupted run sets from "
         "their last checkpoint and keeps finished ones), or build a partial report, marked "
         "as such, with scripts/report.py --allow-incomplete"
     )
@@ -102,7 +115,13 @@ def warning_lines(progress: Sequence[RunSetProgress], command: str) -> list[str]
         ">",
         *(f"> - {line}" for line in describe(progress)),
         ">",
-        f"> Finish it with `{command}` (it resumes interrupted run sets from their last "
+        f"> {_finish(progress)} `{command}` (it resumes interrupted run sets from their last "
         "checkpoint), then rebuild this report.",
         "",
     ]
+
+
+def _finish(progress: Sequence[RunSetProgress]) -> str:
+    if any(p.lost_records for p in progress):
+        return "Delete the directories of the run sets that must be retrained, then finish it with"
+    return "Finish it with"

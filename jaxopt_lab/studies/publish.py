@@ -179,10 +179,17 @@ def publish(
             "run sets so far with --allow-incomplete"
         )
     with OutputLock(source.root):  # not while the study trains
+        finished = [s for s in source.run_set_dirs() if s not in {u.where for u in unfinished}]
+        unsealed = source.unsealed(finished)
+        if unsealed:
+            raise PublishError(
+                f"{source.root}: the records of {', '.join(unsealed)} carry no digests (written "
+                "before jaxopt_lab sealed them), so no later edit could be told apart. Look them "
+                f"over, then seal them as they are: python scripts/publish.py --seal {run_dir}"
+            )
         fingerprint = _fingerprint(spec, source, replayer or Replayer())
         fingerprint["complete"] = not unfinished
         _check_trained_by_present_code(source, target, fingerprint)
-        finished = [s for s in source.run_set_dirs() if s not in {u.where for u in unfinished}]
         staging = Store(target.root.with_name(f".{target.root.name}.publishing"))
         shutil.rmtree(staging.root, ignore_errors=True)
         source.copy_records(staging, compress=True, only=finished)

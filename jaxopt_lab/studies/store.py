@@ -34,18 +34,24 @@ import yaml
 
 from jaxopt_lab._typed_yaml import read_mapping
 from jaxopt_lab.config import Config, config_to_dict
+from jaxopt_lab.engine import seal
 from jaxopt_lab.engine.outputs import (
     CHECKPOINTS,
     CONFIG,
     METRICS,
     METRICS_GZ,
     SUMMARY,
+    EditedOutputError,
     atomic_write_bytes,
     atomic_write_text,
+    check_sealed,
     metrics_file,
     read_config,
     read_json,
     read_metrics,
+    read_sealed_metrics,
+    read_summary,
+    seal_as_is,
 )
 from jaxopt_lab.studies.completeness import RunSetProgress
 from jaxopt_lab.studies.runs import RunCurve, curves_from_records
@@ -181,7 +187,7 @@ class Store:
                 continue
             epochs = _planned_epochs(set_dir)
             summary = _summary_for(set_dir, epochs)
-            for rec in read_metrics(set_dir):
+            for rec in read_sealed_metrics(set_dir, summary):
                 row = str(rec.get("run", "")).split("/", 1)[0]
                 if row in by_row:
                     by_row[row].append(rec)
@@ -261,6 +267,33 @@ class Store:
             else:
                 atomic_write_text(target / METRICS, text)
 
+    def unsealed(self, only: Sequence[str]) -> list[str]:
+        """What of ``results.json`` and the run sets ``only`` was written before records were
+        sealed, after checking the rest against their seals (``EditedOutputError``)."""
+        path = self.root / RESULTS_FILE
+        out = []
+        if path.is_file():
+            self.read_results()
+            if seal.SEAL not in read_json(path):
+                out.append(RESULTS_FILE)
+        for d in only:
+            if (self.root / d / SUMMARY).is_file() and not check_sealed(self.root / d):
+                out.append(d)
+        return out
+
+    def seal_as_is(self) -> list[str]:
+        """Seal ``results.json`` and every run set's records as they are (for records written
+        before seals existed, ``outputs.seal_as_is``); what it sealed."""
+        sealed = []
+        path = self.root / RESULTS_FILE
+        if path.is_file() and seal.SEAL not in read_json(path):
+            self.write_results(self.read_results())
+            sealed.append(RESULTS_FILE)
+        for d in self.run_set_dirs():
+            if (self.root / d / SUMMARY).is_file() and seal_as_is(self.root / d):
+                sealed.append(d)
+        return sealed
+
     def write_fingerprint(self, fingerprint: Mapping[str, Any]) -> None:
         atomic_write_text(self.root / FINGERPRINT_FILE, json.dumps(fingerprint, indent=1) + "\n")
 
@@ -276,14 +309,22 @@ class Store:
     # --------------------------------------------------------------------- own loops
 
     def write_results(self, results: Mapping[str, Any]) -> None:
+        """``results.json``, sealed with the digest of its content (``engine/seal.py``)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / RESULTS_FILE).write_text(json.dumps(results))
+        sealed = {**results, seal.SEAL: seal.digest(dict(results))}
+        atomic_write_text(self.root / RESULTS_FILE, json.dumps(sealed))
 
     def read_results(self) -> dict[str, Any]:
+        """``results.json`` without its seal, checked against it (``EditedOutputError``); one
+        written before seals existed is read as it is."""
         path = self.root / RESULTS_FILE
         if not path.is_file():
             raise ReportError(f"{path} not found: run scripts/compare.py for this study first")
-        return read_json(path)
+        results = read_json(path)
+        expected = results.pop(seal.SEAL, None)
+        if expected is not None and seal.digest(results) != expected:
+            raise EditedOutputError(path, None, "differs from what was written", "it", 1)
+        return results
 
     # --------------------------------------------------------------------- the report
 
@@ -355,8 +396,7 @@ def _summary_for(set_dir: Path, planned: int) -> dict[str, Any]:
     """A run set's ``summary.json`` when it was written for the planned epochs, else ``{}``:
     a summary left from a shorter target (the set is being trained further) holds the test
     accuracy and wall time of other epochs."""
-    path = set_dir / SUMMARY
-    summary = read_json(path) if path.is_file() else {}
+    summary = read_summary(set_dir) if (set_dir / SUMMARY).is_file() else {}
     return summary if summary.get("epochs_completed") == planned else {}
 
 

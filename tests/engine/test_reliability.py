@@ -174,3 +174,56 @@ def test_idx_files_that_are_not_the_published_mnist_train_with_a_warning(tmp_pat
         "t10k-images-idx3-ubyte",
         "t10k-labels-idx1-ubyte",
     }
+
+
+def _edit_first_record(out_dir, key, value):
+    metrics = out_dir / "metrics.jsonl"
+    lines = metrics.read_text().splitlines(keepends=True)
+    record = json.loads(lines[0])
+    record[key] = value
+    lines[0] = json.dumps(record) + "\n"
+    metrics.write_text("".join(lines))
+
+
+def test_an_edited_metric_is_refused_on_resume_naming_the_line(one_epoch, tiny_mnist):
+    """Editing a training metric and resuming carried the edit into summary.json's ``best``."""
+    summary_before = (one_epoch / "summary.json").read_text()
+    _edit_first_record(one_epoch, "val_accuracy", 0.9964)
+    metrics = one_epoch / "metrics.jsonl"
+    with pytest.raises(
+        ResumeMismatchError,
+        match=rf"{metrics}:1 \(run adam/lr=0.001/seed=0, epoch 1\) differs from what was "
+        r"written, by the digests .*state\.msgpack \(epoch 1\) holds.*--overwrite",
+    ):
+        train(tiny_config(), one_epoch, resume=True, quiet=True, data=tiny_mnist)
+    assert (one_epoch / "summary.json").read_text() == summary_before
+
+
+def test_whitespace_in_the_metrics_is_not_an_edit(one_epoch, tiny_mnist):
+    metrics = one_epoch / "metrics.jsonl"
+    metrics.write_text(metrics.read_text().replace(", ", ",  "))
+    summary = train(tiny_config(), one_epoch, resume=True, quiet=True, data=tiny_mnist)
+    assert summary["epochs_completed"] == 2
+
+
+def test_summary_json_seals_itself_and_the_metrics(tiny_mnist, tmp_path):
+    from jaxopt_lab.engine.outputs import EditedOutputError, read_sealed_metrics, read_summary
+
+    train(tiny_config(), tmp_path, quiet=True, data=tiny_mnist)
+    summary = read_summary(tmp_path)
+    assert len(read_sealed_metrics(tmp_path, summary)) == 2
+    path = tmp_path / "summary.json"
+    text = path.read_text()
+    edited = json.loads(text)
+    edited["runs"][0]["test_accuracy"] = 0.9999
+    path.write_text(json.dumps(edited, indent=1))
+    line = next(n for n, t in enumerate(path.read_text().splitlines(), 1) if '"run": "adam' in t)
+    with pytest.raises(EditedOutputError, match=rf"summary\.json:{line} the entry of run adam"):
+        read_summary(tmp_path)
+    path.write_text(text)
+    _edit_first_record(tmp_path, "train_loss", 0.001)
+    with pytest.raises(
+        EditedOutputError,
+        match=r"metrics\.jsonl:1 \(run adam.*epoch 1\) differs .*summary\.json holds",
+    ):
+        read_sealed_metrics(tmp_path, read_summary(tmp_path))

@@ -69,7 +69,9 @@ def test_outputs_are_complete_and_a_diverged_run_reports_nulls(tiny_mnist, tmp_p
     assert all(r["diverged"] and r["train_loss"] is None and r["test_loss"] is None for r in bad)
 
     on_disk = json.loads((tmp_path / "summary.json").read_text())
+    sealed = on_disk.pop("seal")  # the digests reading checks (engine/seal.py)
     assert on_disk == summary
+    assert set(sealed) == {"records", "runs", "rest"} and len(sealed["runs"]) == 2
     assert set(summary) == {
         "runs",
         "wall_seconds",

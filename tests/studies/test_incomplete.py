@@ -159,3 +159,18 @@ def test_the_script_reports_damage_and_a_complete_study(tmp_path, capsys):
     assert report_main([str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {metrics}:10 is not JSON")
+
+
+def test_a_deleted_line_of_a_finished_run_set_asks_to_retrain_it_not_to_resume(tmp_path):
+    """The report said "Finish it with compare.py", which kept the finished set and failed
+    again with the same error; a summarized run set short of records must be retrained."""
+    fake_study(tmp_path, COMPLETE)  # summaries written before seals existed: no digests
+    metrics = tmp_path / "sgd" / outputs.METRICS
+    lines = metrics.read_text().splitlines(keepends=True)
+    metrics.write_text("".join(lines[:-1]))
+    with pytest.raises(IncompleteStudyError) as caught:
+        build_report(tmp_path)
+    message = str(caught.value)
+    assert "SGD (run set sgd/): its summary.json says it finished 3 epochs, but its " in message
+    assert "Delete the directories of the run sets that must be retrained, then finish" in message
+    assert "Finish it with" not in message

@@ -8,8 +8,10 @@ one-constant change that moves numbers makes exactly the studies that depend on 
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import pytest
 import yaml
 
 from jaxopt_lab.engine import runner
+from jaxopt_lab.engine.outputs import EditedOutputError
 from jaxopt_lab.engine.programs import ProgramCache
 from jaxopt_lab.findings import report_differs
 from jaxopt_lab.optimizers import adam
@@ -27,8 +30,11 @@ from jaxopt_lab.studies.kinds import tuning
 from jaxopt_lab.studies.load import load_spec
 from jaxopt_lab.studies.publish import PublishError, publish, restore, verify
 from jaxopt_lab.studies.replays import Replayer, Tolerance
+from jaxopt_lab.studies.report import build_report
 from jaxopt_lab.studies.runner import run_study
 from jaxopt_lab.studies.store import FINGERPRINT_FILE, Store
+
+publish_main = runpy.run_path(str(Path(__file__).parents[2] / "scripts" / "publish.py"))["main"]
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = {"model": {"hidden_sizes": [16]}, "train": {"epochs": 2, "seeds": [0, 1]}}
@@ -304,3 +310,41 @@ def test_a_whole_study_missing_records_is_stale_not_unfinished(published, tiny_m
     verdict = verify(copy, study_file, replayer=Replayer(tiny_mnist))
     assert not verdict.current and not verdict.unfinished
     assert "published whole, but the records of run sets momentum" in verdict.message()
+
+
+def test_edited_records_are_refused_and_unsealed_ones_are_sealed_only_when_asked(
+    published, tiny_mnist, tmp_path
+):
+    results, _ = published["sgd_only"]
+    run_dir = tmp_path / "runs" / "sgd_only"
+    restore(results, run_dir)
+    metrics = run_dir / "sgd" / "metrics.jsonl"
+    original = metrics.read_text()
+    lines = original.splitlines(keepends=True)
+    record = json.loads(lines[1])
+    record["val_accuracy"] = 0.9964
+    metrics.write_text("".join([lines[0], json.dumps(record) + "\n", *lines[2:]]))
+    with pytest.raises(EditedOutputError, match=rf"{metrics}:2 \(run SGD/.*\) differs"):
+        publish(run_dir, tmp_path / "out", replayer=Replayer(tiny_mnist))
+    metrics.write_text(original)
+    # records written before seals existed: publishing asks to seal them, and --seal does
+    summary = run_dir / "sgd" / "summary.json"
+    unsealed = json.loads(summary.read_text())
+    del unsealed["seal"]
+    summary.write_text(json.dumps(unsealed, indent=1))
+    with pytest.raises(PublishError, match=r"sgd carry no digests .*publish\.py --seal"):
+        publish(run_dir, tmp_path / "out", replayer=Replayer(tiny_mnist))
+    assert publish_main(["--seal", str(run_dir)]) == 0
+    assert "seal" in json.loads(summary.read_text())
+    # a published copy edited afterwards is never reported
+    copy = tmp_path / "copy"
+    shutil.copytree(results, copy)
+    gz = copy / "sgd" / "metrics.jsonl.gz"
+    text = (
+        gzip.decompress(gz.read_bytes())
+        .decode()
+        .replace('"val_accuracy": 0.', '"val_accuracy": 0.9', 1)
+    )
+    gz.write_bytes(gzip.compress(text.encode()))
+    with pytest.raises(EditedOutputError, match=r"metrics\.jsonl\.gz:1 .* differs .*git checkout"):
+        build_report(copy)

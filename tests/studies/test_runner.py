@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -103,3 +104,41 @@ def test_a_second_study_on_one_directory_is_refused(tmp_path, tiny_mnist):
     with OutputLock(tmp_path), pytest.raises(OutputLockedError, match="another --out"):
         run_study(spec, tmp_path, quiet=True, data=tiny_mnist)
     assert not (tmp_path / "study.yaml").exists()
+
+
+def _sealed_study(tiny_mnist, out):
+    spec = load_spec("configs/studies/seed_table.yaml", TINY)
+    run_study(spec, out, quiet=True, data=tiny_mnist)
+    return spec, out / "runs" / outputs.METRICS
+
+
+def test_an_edited_record_is_never_reported_and_the_fix_works(tiny_mnist, tmp_path):
+    """A val_accuracy edited in metrics.jsonl (0.7164 → 0.9964) was reported as trained."""
+    spec, metrics = _sealed_study(tiny_mnist, tmp_path)
+    lines = metrics.read_text().splitlines(keepends=True)
+    record = json.loads(lines[2])
+    record["val_accuracy"] = 0.9964
+    lines[2] = json.dumps(record) + "\n"
+    metrics.write_text("".join(lines))
+    with pytest.raises(outputs.EditedOutputError, match=rf"{metrics}:3 \(run .*\) differs"):
+        build_report(tmp_path)
+    summary = tmp_path / "runs" / outputs.SUMMARY
+    data = json.loads(summary.read_text())
+    metrics.write_text("".join(lines[:2] + lines[3:]))  # the edit undone by deleting the line
+    with pytest.raises(outputs.EditedOutputError, match=r"lacks the record of run") as error:
+        build_report(tmp_path)
+    assert f"delete {metrics.parent} and rerun the study's scripts/compare.py" in str(error.value)
+    shutil.rmtree(metrics.parent)  # what the error says to do
+    run_study(spec, tmp_path, quiet=True, data=tiny_mnist)
+    assert build_report(tmp_path).path.is_file()
+    assert json.loads(summary.read_text())["runs"] == data["runs"]  # retrained bitwise
+
+
+def test_an_edited_test_accuracy_in_summary_json_is_named_by_its_line(tiny_mnist, tmp_path):
+    _sealed_study(tiny_mnist, tmp_path)
+    summary = tmp_path / "runs" / outputs.SUMMARY
+    summary.write_text(
+        summary.read_text().replace('"test_accuracy": 0.', '"test_accuracy": 0.9', 1)
+    )
+    with pytest.raises(outputs.EditedOutputError, match=r"summary\.json:\d+ the entry of run"):
+        build_report(tmp_path)
