@@ -115,15 +115,26 @@ def comparisons(arms: Sequence[ArmSummary]) -> dict[str, list[stats.PairedTest]]
     return out
 
 
+def lost_seeds(arm: ArmSummary, metric: str) -> int:
+    """Seeds of ``arm`` without a value of ``metric``: diverged or, for epochs to target, never
+    reached it."""
+    return arm.n_runs - len(arm.values[metric])
+
+
 def ranking(arms: Sequence[ArmSummary], metric: str) -> list[str]:
-    """Arm labels from best to worst mean of ``metric``; arms without a value come last."""
+    """Arm labels from best to worst of ``metric``; arms without a value come last.
+
+    A lost seed (``lost_seeds``) counts against its arm: arms with a value on every seed come
+    first, by mean; then arms that lost seeds, fewest lost first, then by the mean of the rest.
+    Averaging only the survivors would rank an arm that diverged on 2 of 6 seeds first.
+    """
     higher = METRICS[metric]
 
-    def key(a: ArmSummary) -> float:
+    def key(a: ArmSummary) -> tuple[bool, int, float]:
         ci = a.cis[metric]
         if ci is None:
-            return math.inf
-        return -ci.mean if higher else ci.mean
+            return (True, 0, math.inf)
+        return (False, lost_seeds(a, metric), -ci.mean if higher else ci.mean)
 
     return [a.label for a in sorted(arms, key=key)]
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from jaxopt_lab.studies import groups, markdown, search, stats, targets
-from jaxopt_lab.studies.aggregate import ArmSummary, ranking
+from jaxopt_lab.studies.aggregate import ArmSummary, lost_seeds, ranking
 from jaxopt_lab.studies.conclusions import METRIC_NAMES, fmt_ci, fmt_p, fmt_value, p_phrase
 from jaxopt_lab.studies.runs import METRICS
 from jaxopt_lab.studies.spec import StudySpec
@@ -64,14 +64,20 @@ def top_tier(
     arms: Sequence[ArmSummary], tests: Sequence[stats.PairedTest], metric: str, alpha: float
 ) -> list[str]:
     """The best arm by mean ``metric`` and every arm not significantly different from it
-    (Holm-adjusted paired t-test of ``tests``), best first."""
+    (Holm-adjusted paired t-test of ``tests``), best first. A lost seed counts against its arm
+    (``aggregate.ranking``): an arm that lost seeds joins the tier only of a head that lost
+    seeds too."""
     order = [label for label in ranking(arms, metric) if _cis(arms, label, metric)]
     if not order:
         return []
     head = order[0]
+    by_label = {a.label: a for a in arms}
+    head_lost = lost_seeds(by_label[head], metric)
     by_pair = {frozenset((t.a, t.b)): t for t in tests}
     tier = [head]
     for label in order[1:]:
+        if lost_seeds(by_label[label], metric) and not head_lost:
+            continue
         t = by_pair.get(frozenset((head, label)))
         if t is None or math.isnan(t.t_p_holm) or t.t_p_holm >= alpha:
             tier.append(label)
