@@ -27,7 +27,9 @@ optimizer: ``{method: global_norm, threshold: 1.0}`` (``optax.clip_by_global_nor
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -116,6 +118,27 @@ class OptimizerConfig:
         if isinstance(self.learning_rate, list):
             return list(self.learning_rate)
         return [self.learning_rate]
+
+
+def optimizer_failure(o: OptimizerConfig, what: str, *, key: bool = True) -> str:
+    """The sentence for a user's optimizer that failed ``what`` ("in training: its update
+    raised …"): its reference, the config key, and the conformance check that finds such
+    mistakes (``key=False`` leaves the key to the caller), with the run's first learning rate
+    and hyperparameters."""
+    if o.name in registry.registered():  # registered at run time: no other process knows it
+        check = f"jaxopt_lab.testing.check_optimizer({o.name!r}) in the process that registered it"
+    else:
+        values = {"learning_rate": o.learning_rates[0], **o.hparams}
+        sets = " ".join(shlex.quote(f"{k}={json.dumps(v)}") for k, v in values.items())
+        check = f"python scripts/check_optimizer.py {shlex.quote(o.name)} --set {sets}"
+    named = f"the optimizer {o.name!r}" + (" (optimizer.name)" if key else "")
+    return f"{named} failed {what}. Find and fix it with: {check}"
+
+
+def first_line(error: BaseException) -> str:
+    """``Type: first line of the message``, an exception on one line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 # ``train.last_batch``: the last partial batch kept as a masked batch, or dropped (the engine,
@@ -334,6 +357,11 @@ def _check_optimizer(o: OptimizerConfig, where: Where) -> None:
         registry.get_optimizer(o.name, learning_rate=rates[0], **o.hparams)
     except (TypeError, ValueError) as error:
         raise where.error("optimizer.hparams", str(error)) from None
+    except Exception as error:  # the user's factory failed: name it; a built-in's is a bug
+        if o.name in registry.OPTIMIZERS:
+            raise
+        what = f"when built with learning_rate={rates[0]}: its factory raised {first_line(error)}"
+        raise where.error("optimizer.name", optimizer_failure(o, what, key=False)) from error
     if o.schedule is not None:
         one_of(where, "optimizer.schedule.name", o.schedule.name, schedules.NAMES)
         try:

@@ -60,7 +60,8 @@ def device_splits(config: Config, data: MNIST, place: Placement) -> Splits:
     ``data.train_size`` keeps the first training images.
 
     Raises:
-      ValueError: ``data.train_size`` exceeds the training images.
+      ValueError: ``data.train_size`` exceeds the training images, or ``train.batch_size``
+        exceeds the training set (an epoch would be one batch, mostly padding).
     """
     train = data.train
     if config.data.train_size is not None:
@@ -68,6 +69,20 @@ def device_splits(config: Config, data: MNIST, place: Placement) -> Splits:
         if size > len(train):
             raise ValueError(f"data.train_size={size} exceeds the {len(train)} training images")
         train = Split(train.images[:size], train.labels[:size])
+    batch_size, n = config.train.batch_size, len(train)
+    if batch_size > n:
+        epoch = (
+            f"every epoch would be one step on a batch padded with {batch_size - n} empty samples"
+            if config.train.last_batch == "mask"
+            else "an epoch would have no full batch (train.last_batch=drop) and train nothing"
+        )
+        fixes = f"set train.batch_size to at most {n} ({n} is full-batch training)"
+        if config.data.train_size is not None and batch_size <= len(data.train):
+            fixes += f" or data.train_size to at least {batch_size}"
+        kept = "" if config.data.train_size is None else f" (data.train_size={n})"
+        raise ValueError(
+            f"train.batch_size={batch_size} exceeds the {n} training images{kept}: {epoch}; {fixes}"
+        )
 
     def put(split: Split, normalized: bool) -> tuple[jax.Array, jax.Array]:
         images = flatten(np.asarray(split.images, np.uint8))

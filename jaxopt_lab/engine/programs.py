@@ -28,7 +28,7 @@ import jax
 import numpy as np
 
 from jaxopt_lab import schedules
-from jaxopt_lab.config import Config, config_to_dict
+from jaxopt_lab.config import Config, OptimizerConfig, config_to_dict
 from jaxopt_lab.engine.loop import (
     GroupState,
     RunSetSpec,
@@ -39,7 +39,7 @@ from jaxopt_lab.engine.loop import (
 )
 from jaxopt_lab.engine.mesh import Placement
 from jaxopt_lab.engine.placement import Splits, device_runs
-from jaxopt_lab.engine.transform import make_transform
+from jaxopt_lab.engine.transform import OptimizerError, make_transform, step_problem
 from jaxopt_lab.model import make_model
 
 States = tuple[GroupState, ...]
@@ -109,8 +109,10 @@ def compile_run_set(
     device_seeds, rates = device_runs(configs, place)
     key = _cache_key(configs, spec, splits, len(first.train.seeds), place)
 
+    optimizers = tuple(c.optimizer for c in configs.values())
+
     def compile_programs() -> Programs:
-        return _compile(spec, splits, first.train.seeds, device_seeds, rates, place)
+        return _compile(spec, splits, first.train.seeds, device_seeds, rates, place, optimizers)
 
     programs = compile_programs() if cache is None else cache.get(key, compile_programs)
     return RunSet(programs, tuple(first.train.seeds), device_seeds, rates, splits, place)
@@ -206,8 +208,14 @@ def _compile(
     device_seeds: jax.Array,
     rates: tuple[jax.Array, ...],
     place: Placement,
+    optimizers: tuple[OptimizerConfig, ...],
 ) -> Programs:
-    """Compile init, epoch (lowered on the initial states and epoch 1's order) and evaluate."""
+    """Compile init, epoch (lowered on the initial states and epoch 1's order) and evaluate.
+
+    An epoch that fails to compile because a user's optimizer changes its state from step to
+    step, or returns updates not shaped like the parameters, is an ``OptimizerError`` naming it
+    (``transform.step_problem``); any other failure is raised as it is.
+    """
     out = {} if place.mesh is None else {"out_shardings": place.runs}
     seconds = {}
     start = time.perf_counter()
@@ -216,13 +224,35 @@ def _compile(
     states = init(device_seeds, rates)
     order = place.put_order(epoch_orders(spec, seeds, 1))
     start = time.perf_counter()
-    epoch = (
-        jax.jit(make_epoch(spec), donate_argnums=0, **out)
-        .lower(states, place.put(np.int32(1)), order, rates, *splits["train"], *splits["val"])
-        .compile()
-    )
+    try:
+        epoch = (
+            jax.jit(make_epoch(spec), donate_argnums=0, **out)
+            .lower(states, place.put(np.int32(1)), order, rates, *splits["train"], *splits["val"])
+            .compile()
+        )
+    except OptimizerError:
+        raise
+    except Exception as error:
+        problem = _optimizer_problem(optimizers, states)
+        if problem is None:
+            raise
+        raise problem from error
     seconds["epoch"] = time.perf_counter() - start
     start = time.perf_counter()
     evaluate = jax.jit(make_evaluate(spec), **out).lower(states, *splits["test"]).compile()
     seconds["evaluate"] = time.perf_counter() - start
     return Programs(spec, init, epoch, evaluate, seconds)
+
+
+def _optimizer_problem(
+    optimizers: tuple[OptimizerConfig, ...], states: States
+) -> OptimizerError | None:
+    """The first user optimizer whose steps the compiled loop cannot carry, as its error."""
+    one_run = jax.tree.map(  # the groups share the model: one run's parameters, as shapes
+        lambda a: jax.ShapeDtypeStruct(a.shape[2:], a.dtype), states[0].params
+    )
+    for optimizer in optimizers:
+        problem = step_problem(optimizer, one_run)
+        if problem is not None:
+            return problem
+    return None
