@@ -1,17 +1,20 @@
 """What the command-line scripts share: one ``--set`` convention, one way to end in an error.
 
 Every script's ``main`` runs its work through ``run_main``: a failure the user can act on ends
-in one ``error: …`` line on stderr and exit status 2, an interrupt in the script's own hint and
-status 130, never a Python traceback unless ``--debug`` asks for it. It also puts the working
-directory on the module path, as ``python -m`` does, so that an optimizer reference
-``module:factory`` finds a module there.
+in one ``error: …`` line on stderr and exit status 2, an interrupt (Ctrl-C, SIGTERM) in the
+script's own hint and status 130 or 143, never a Python traceback unless ``--debug`` asks for
+it. It also puts the working directory on the module path, as ``python -m`` does, so that an
+optimizer reference ``module:factory`` finds a module there.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from jaxopt_lab.optimizers.registry import add_module_folder
@@ -39,20 +42,46 @@ def add_debug_argument(parser: argparse.ArgumentParser) -> None:
 
 def run_main(work: Callable[[], int], *, debug: bool, interrupted: str | None = None) -> int:
     """``work()``'s exit status; an exception becomes an ``error:`` line and status 2, Ctrl-C
-    the line ``interrupted; <interrupted>`` and status 130 (with ``debug``, both propagate)."""
+    the line ``interrupted; <interrupted>`` and status 130, SIGTERM (``kill``, a job scheduler)
+    the same line and status 143 (with ``debug``, all propagate). A full disk adds how to go
+    on to its error line: ``free some space, then: <interrupted>``."""
     add_module_folder(Path.cwd())
+    terminated: list[int] = []
     try:
-        return work()
+        with _sigterm_as_ctrl_c(terminated):
+            return work()
     except KeyboardInterrupt:
         if debug:
             raise
         print(f"\ninterrupted; {interrupted or 'nothing was completed'}", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGTERM if terminated else 130
     except Exception as error:
         if debug:
             raise
-        print(f"error: {describe_error(error)}", file=sys.stderr)
+        line = describe_error(error)
+        if isinstance(error, OSError) and error.errno in FULL_DISK and interrupted:
+            line += f"; free some space, then: {interrupted}"
+        print(f"error: {line}", file=sys.stderr)
         return 2
+
+
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c(received: list[int]) -> Iterator[None]:
+    """While inside, SIGTERM stops the work as Ctrl-C does: the same hint, nothing lost;
+    ``received`` gets the signal when it came."""
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def describe_error(error: Exception) -> str:

@@ -14,12 +14,9 @@ and SIGTERM in how to continue (130, 143); --debug shows the traceback.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import errno
-import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from jaxopt_lab._cli import add_debug_argument, add_set_argument, run_main
@@ -45,47 +42,17 @@ def main(argv: list[str] | None = None) -> int:
         f"the finished run sets and completed epochs are kept in {args.out}: run the same "
         "command again to continue (interrupted run sets resume bitwise)"
     )
-    with _sigterm_as_ctrl_c() as terminated:
-        status = run_main(
-            lambda: _compare(args, interrupted), debug=args.debug, interrupted=interrupted
-        )
-    return 128 + signal.SIGTERM if terminated else status
+    return run_main(lambda: _compare(args), debug=args.debug, interrupted=interrupted)
 
 
-@contextlib.contextmanager
-def _sigterm_as_ctrl_c() -> Iterator[list[int]]:
-    """While inside, SIGTERM (``kill``, a job scheduler) stops the study as Ctrl-C does: the
-    same hint, nothing lost. The list yielded gets the signal when it came."""
-    received: list[int] = []
-
-    def handler(signum: int, frame: object) -> None:
-        received.append(signum)
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield received
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _compare(args: argparse.Namespace, kept: str) -> int:
+def _compare(args: argparse.Namespace) -> int:
     run = [name for name in OUTPUT_NAMES if (Path(args.out) / name).exists()]
     if run:
         raise OutputExistsError(
             f"{args.out} holds a scripts/train.py run ({', '.join(run)}), not a study: a study "
             "written there would mix with it, even with --overwrite. Choose another --out"
         )
-    try:
-        return _run_and_report(args)
-    except OSError as error:
-        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        message = f"{error.strerror}; free some space, then: {kept}"
-        raise OSError(error.errno, message, error.filename) from error
 
-
-def _run_and_report(args: argparse.Namespace) -> int:
     def on_set(k: int, n: int, where: str, rows: Sequence[str]) -> None:
         print(f"[{k}/{n}] {where}: {', '.join(rows)}", flush=True)
 

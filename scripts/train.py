@@ -19,11 +19,7 @@ study's directory (scripts/compare.py) is refused. Errors end in one `error:` li
 from __future__ import annotations
 
 import argparse
-import contextlib
-import errno
-import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import jax
@@ -49,47 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     interrupted = (
         f"the completed epochs are kept in {args.out}: continue with the same command and --resume"
     )
-    with _sigterm_as_ctrl_c() as terminated:
-        status = run_main(
-            lambda: _train(args, interrupted), debug=args.debug, interrupted=interrupted
-        )
-    return 128 + signal.SIGTERM if terminated else status
+    return run_main(lambda: _train(args), debug=args.debug, interrupted=interrupted)
 
 
-@contextlib.contextmanager
-def _sigterm_as_ctrl_c() -> Iterator[list[int]]:
-    """While inside, SIGTERM (``kill``, a job scheduler) stops training as Ctrl-C does: the
-    same hint, nothing lost. The list yielded gets the signal when it came."""
-    received: list[int] = []
-
-    def handler(signum: int, frame: object) -> None:
-        received.append(signum)
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield received
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _train(args: argparse.Namespace, kept: str) -> int:
+def _train(args: argparse.Namespace) -> int:
     if (Path(args.out) / STUDY_FILE).exists():
         raise OutputExistsError(
             f"{args.out} holds a study ({STUDY_FILE}, written by scripts/compare.py): a "
             "train.py run written there would mix with it, even with --overwrite or --resume. "
             "Choose another --out"
         )
-    try:
-        return _train_and_report(args)
-    except OSError as error:
-        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        message = f"{error.strerror}; free some space, then: {kept}"
-        raise OSError(error.errno, message, error.filename) from error
-
-
-def _train_and_report(args: argparse.Namespace) -> int:
     configs = [load_config(path, args.set) for path in args.config]
     options = {"resume": args.resume, "overwrite": args.overwrite, "quiet": args.quiet}
     if len(configs) == 1:
