@@ -40,6 +40,22 @@ def add_debug_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def at_least_one(unit: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number ≥ 1 (``unit``, e.g. "steps", names what it counts)."""
+    what = f"a whole number of {unit}" if unit else "a whole number"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"expected {what} ≥ 1, got {text!r}")
+        return value
+
+    return parse
+
+
 def run_main(work: Callable[[], int], *, debug: bool, interrupted: str | None = None) -> int:
     """``work()``'s exit status; an exception becomes an ``error:`` line and status 2, Ctrl-C
     the line ``interrupted; <interrupted>`` and status 130, SIGTERM (``kill``, a job scheduler)

@@ -24,6 +24,7 @@ import sys
 
 import jax
 
+from jaxopt_lab._cli import at_least_one
 from jaxopt_lab.bench.epoch_profile import profile_epoch
 from jaxopt_lab.bench.layouts import compare_layouts, parse_layout
 from jaxopt_lab.bench.train_throughput import SEED_TABLE, benchmark
@@ -32,10 +33,10 @@ from jaxopt_lab.bench.train_throughput import SEED_TABLE, benchmark
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--epochs", type=_at_least_one, default=2, help="timed epochs per measurement (≥ 1)"
+        "--epochs", type=at_least_one(), default=2, help="timed epochs per measurement (≥ 1)"
     )
     parser.add_argument(
-        "--n-train", type=_at_least_one, default=50_000, help="samples per epoch (≥ 1)"
+        "--n-train", type=at_least_one(), default=50_000, help="samples per epoch (≥ 1)"
     )
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch loop")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -109,17 +110,6 @@ def main(argv: list[str] | None = None) -> int:
             f"({torch['threads']} thread(s)); engine / pytorch = {torch['engine_speedup']:.1f}x"
         )
     return 0
-
-
-def _at_least_one(text: str) -> int:
-    """An argparse type: a whole number ≥ 1 (0 epochs or samples would time nothing)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}")
-    return value
 
 
 def _layouts(layouts: list, epochs: int, n_train: int) -> int:

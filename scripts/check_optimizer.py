@@ -20,7 +20,7 @@ import sys
 from typing import Any
 
 from jaxopt_lab import testing
-from jaxopt_lab._cli import add_debug_argument, add_set_argument, run_main
+from jaxopt_lab._cli import add_debug_argument, add_set_argument, at_least_one, run_main
 from jaxopt_lab._typed_yaml import ConfigError, parse_override
 
 
@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("optimizer", help="adam, optax.lion or package.module:factory")
     parser.add_argument("--reference", help="what to follow step by step (same forms, or a rule)")
     add_set_argument(parser, "hyperparameters, e.g. learning_rate=1e-2 b1=0.8 (repeatable)")
-    parser.add_argument("--steps", type=_steps, default=50, help="reference steps (default 50)")
+    parser.add_argument(
+        "--steps", type=at_least_one("steps"), default=50, help="reference steps (default 50)"
+    )
     parser.add_argument("--rtol", type=_tolerance, default=1e-7, help="reference rtol (1e-7)")
     parser.add_argument("--atol", type=_tolerance, default=1e-12, help="reference atol (1e-12)")
     parser.add_argument(
@@ -54,17 +56,6 @@ def _check(args: argparse.Namespace) -> int:
     )
     print(report)
     return 0 if report.ok else 1
-
-
-def _steps(text: str) -> int:
-    """An argparse type: the reference comparison's length, a whole number ≥ 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of steps ≥ 1, got {text!r}")
-    return value
 
 
 def _tolerance(text: str) -> float:
