@@ -1,7 +1,8 @@
 """Typed training configuration: dataclasses, YAML loading and ``--set`` overrides.
 
-A config file has five sections, each a dataclass below::
+A config file has six sections, each a dataclass below::
 
+    workload:  {name: mnist_mlp}
     model:     {hidden_sizes: [128], activation: relu, init: torch}
     optimizer: {name: adam, learning_rate: 1.0e-3, hparams: {b1: 0.9}, schedule: null,
                 clipping: null}
@@ -11,9 +12,11 @@ A config file has five sections, each a dataclass below::
     distributed: {coordinator_address: null, num_processes: null, process_id: null,
                   initialization_timeout: 300}
 
-Missing keys take the defaults shown; unknown keys, wrong types and bad values raise
-``ConfigError`` naming the key and where it came from (the file, or ``--set``). A
-``learning_rate`` list is a sweep: the run set is every seed × every learning rate.
+Missing keys take the defaults shown (``train.batch_size``, ``train.epochs`` and
+``train.last_batch``: the workload's, as shown for ``mnist_mlp``); unknown keys, wrong types
+and bad values raise ``ConfigError`` naming the key and where it came from (the file, or
+``--set``). A ``learning_rate`` list is a sweep: the run set is every seed × every learning
+rate.
 
 Schedules scale the learning rate: η_t = learning_rate · s(t), ``t`` the 0-based optimizer step,
 ``s`` named by ``schedule.name``: a schedule over the fraction of the run (``cosine``, ``step``,
@@ -58,10 +61,23 @@ __all__ = [
     "OptimizerConfig",
     "ScheduleConfig",
     "TrainConfig",
+    "WorkloadConfig",
     "config_from_dict",
     "config_to_dict",
     "load_config",
 ]
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkloadConfig:
+    """The problem trained on: a workload of ``jaxopt_lab.workloads`` (its data, model, loss,
+    metrics and default batch size and epochs).
+
+    ``config_to_dict`` leaves out the default (``mnist_mlp``), so a config written before
+    workloads existed reads, hashes and resumes as it did.
+    """
+
+    name: str = "mnist_mlp"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,6 +227,7 @@ class Config:
     """A whole training configuration."""
 
     optimizer: OptimizerConfig
+    workload: WorkloadConfig = dataclasses.field(default_factory=WorkloadConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
@@ -240,7 +257,7 @@ def config_from_dict(
 ) -> Config:
     """Validate a plain dict (as read from YAML) into a ``Config``; errors name ``source``."""
     where = Where(source, frozenset(overridden or ()))
-    config = build(Config, _named_optimizer(data), where)
+    config = build(Config, _workload_defaults(_named_optimizer(data), where), where)
     _check_values(config, where)
     return config
 
@@ -254,9 +271,37 @@ def _named_optimizer(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return data
 
 
+def _workload_defaults(data: Mapping[str, Any], where: Where) -> Mapping[str, Any]:
+    """``data`` with the workload's batch size, epochs and last batch where its train section
+    has none."""
+    from jaxopt_lab import workloads  # imports flax models: only when a config is built
+
+    section = data.get("workload")
+    name = section.get("name") if isinstance(section, Mapping) else None
+    if not isinstance(name, str):
+        return data  # the default, or a mistake that building the config reports
+    try:
+        workload = workloads.get(name)
+    except ValueError as error:
+        raise where.error("workload.name", str(error)) from None
+    train = data.get("train", {})
+    if not isinstance(train, Mapping):
+        return data
+    defaults = {
+        "batch_size": workload.batch_size,
+        "epochs": workload.epochs,
+        "last_batch": workload.last_batch,
+    }
+    return {**data, "train": {**defaults, **train}}
+
+
 def config_to_dict(config: Config) -> dict[str, Any]:
-    """The config as plain YAML-able data (``config_from_dict`` inverts it)."""
-    return to_dict(config)
+    """The config as plain YAML-able data (``config_from_dict`` inverts it); the default
+    workload is left out (``WorkloadConfig``)."""
+    doc = to_dict(config)
+    if config.workload == WorkloadConfig():
+        del doc["workload"]
+    return doc
 
 
 def _plain_value(value: Any) -> bool:
@@ -274,7 +319,15 @@ MAX_SEED = 2**31 - 1
 
 
 def _check_values(config: Config, where: Where) -> None:
+    from jaxopt_lab import workloads  # imports flax models: only when a config is built
+
     m, o, t, d, p = config.model, config.optimizer, config.train, config.data, config.distributed
+    try:
+        workload = workloads.get(config.workload.name)
+    except ValueError as error:
+        raise where.error("workload.name", str(error)) from None
+    for key, problem in workload.problems(m, d):
+        raise where.error(key, problem)
     if not m.hidden_sizes or any(h < 1 for h in m.hidden_sizes):
         raise where.error("model.hidden_sizes", f"needs ≥ 1 positive sizes, got {m.hidden_sizes}")
     one_of(where, "model.activation", m.activation, tuple(ACTIVATION_FUNCTIONS))

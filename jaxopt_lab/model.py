@@ -107,6 +107,17 @@ def count_flops_per_sample(config: ModelSettings, input_dim: int = INPUT_WIDTH) 
 
     For 784-128-10: 4·(784·128 + 128·10) + 2·128·10 = 409,088.
     """
-    widths = [input_dim, *config.hidden_sizes, NUM_CLASSES]
-    macs = [a * b for a, b in itertools.pairwise(widths)]
+    return dense_flops([input_dim, *config.hidden_sizes, NUM_CLASSES])
+
+
+def dense_flops(widths: Sequence[int]) -> int:
+    """Training FLOPs of one sample through dense layers of ``widths`` (input first), counted
+    as ``count_flops_per_sample`` does."""
+    return training_flops([a * b for a, b in itertools.pairwise(widths)])
+
+
+def training_flops(macs: Sequence[int]) -> int:
+    """Training FLOPs of one sample through layers of ``macs`` multiply-adds each (input side
+    first): 2·MACs forward, 2·MACs for the weight gradients, 2·MACs for the input gradients of
+    every layer but the first (the data needs no gradient)."""
     return 4 * sum(macs) + 2 * sum(macs[1:])

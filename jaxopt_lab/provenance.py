@@ -30,6 +30,9 @@ NUMERICS = (
     "engine/programs.py",
     "engine/placement.py",
     "data/splits.py",
+    "data/mnist1d.py",
+    "losses.py",
+    "workloads",
     "studies/landscapes.py",
     "studies/second_order.py",
 )

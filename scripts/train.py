@@ -1,12 +1,15 @@
-"""Train the run set of a config on MNIST and write its output directory.
+"""Train the run set of a config on a workload (MNIST by default) and write its output directory.
 
     python scripts/train.py --config configs/adam.yaml --out runs/adam
+    python scripts/train.py --set workload.name=mnist1d_cnn      # configs/workloads/<name>.yaml
     python scripts/train.py --config configs/adam.yaml --set train.epochs=3 \
         train.seeds=[0,1,2] optimizer.learning_rate=[1e-3,3e-3] --out runs/adam-sweep
     python scripts/train.py --config configs/sgd.yaml --config configs/adam.yaml --out runs/cmp
     python scripts/train.py --config configs/adam.yaml --set optimizer.name=optax.lion \
         "optimizer.hparams={}" optimizer.learning_rate=[1e-4,3e-4] --out runs/lion-sweep
 
+Without --config, the run config is the workload's own, configs/workloads/<workload.name>.yaml
+(mnist_mlp unless --set names another), and --out defaults to runs/<workload.name>.
 optimizer.name is any optimizer reference: a built-in, optax.lion, optax.contrib.muon, or
 my_module:my_factory (from the working directory, PYTHONPATH or the config file's folder).
 
@@ -24,31 +27,58 @@ from pathlib import Path
 
 import jax
 
+from jaxopt_lab import workloads
 from jaxopt_lab._cli import add_debug_argument, add_set_argument, run_main
 from jaxopt_lab.config import ConfigError, load_config
 from jaxopt_lab.engine import train, train_many
 from jaxopt_lab.engine.outputs import OutputExistsError
 from jaxopt_lab.studies.store import STUDY_FILE
 
+WORKLOAD_CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "workloads"
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", action="append", required=True, help="YAML config (repeatable)")
+    parser.add_argument(
+        "--config",
+        action="append",
+        help="YAML config (repeatable); default: configs/workloads/<workload.name>.yaml",
+    )
     add_set_argument(parser, "overrides, e.g. train.epochs=3 train.seeds=[0,1] (repeatable)")
-    parser.add_argument("--out", required=True, help="output directory, e.g. runs/adam")
+    parser.add_argument("--out", help="output directory, e.g. runs/adam; default runs/<workload>")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue the run in --out")
     mode.add_argument("--overwrite", action="store_true", help="replace the outputs in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_debug_argument(parser)
     args = parser.parse_args(argv)
+    workload = _workload(args.set)
+    defaulted = args.config is None
+    args.config = args.config or [str(WORKLOAD_CONFIGS / f"{workload}.yaml")]
+    args.out = args.out or f"runs/{workload}"
     interrupted = (
         f"the completed epochs are kept in {args.out}: continue with the same command and --resume"
     )
-    return run_main(lambda: _train(args), debug=args.debug, interrupted=interrupted)
+    return run_main(
+        lambda: _train(args, workload if defaulted else None),
+        debug=args.debug,
+        interrupted=interrupted,
+    )
 
 
-def _train(args: argparse.Namespace) -> int:
+def _workload(overrides: list[str]) -> str:
+    """The workload ``--set workload.name=…`` names (the last one wins), else the default."""
+    names = [o.split("=", 1)[1].strip() for o in overrides if o.startswith("workload.name=")]
+    return names[-1] if names else workloads.DEFAULT
+
+
+def _train(args: argparse.Namespace, defaulted: str | None) -> int:
+    """Train; ``defaulted`` is the workload whose own config stands in for --config."""
+    if defaulted is not None and defaulted not in workloads.WORKLOADS:
+        raise ConfigError(
+            f"--set: workload.name: unknown workload {defaulted!r}; use one of "
+            f"{', '.join(workloads.WORKLOADS)}"
+        )
     if (Path(args.out) / STUDY_FILE).exists():
         raise OutputExistsError(
             f"{args.out} holds a study ({STUDY_FILE}, written by scripts/compare.py): a "
@@ -71,11 +101,14 @@ def _train(args: argparse.Namespace) -> int:
             print(f"{run['run']}: diverged at epoch {run['diverged_epoch']}")
         else:
             final = run["final"]
-            print(
-                f"{run['run']}: train loss {final['train_loss']:.4f}  val loss "
-                f"{final['val_loss']:.4f}  val acc {final['val_accuracy']:.4f}  test acc "
-                f"{run['test_accuracy']:.4f}"
-            )
+            line = f"{run['run']}: train loss {final['train_loss']:.4f}  val loss "
+            line += f"{final['val_loss']:.4f}"
+            if final["val_accuracy"] is not None:  # a workload without accuracy has none
+                line += f"  val acc {final['val_accuracy']:.4f}"
+                line += f"  test acc {run['test_accuracy']:.4f}"
+            else:
+                line += f"  test loss {run['test_loss']:.4f}"
+            print(line)
     print(
         f"{summary['epochs_completed']} epochs in {summary['wall_seconds']:.1f} s (compile "
         f"{summary['compile_seconds']:.1f} s) on {summary['device']}; outputs in {args.out}"

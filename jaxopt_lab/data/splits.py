@@ -1,7 +1,10 @@
-"""The MNIST containers and the notebook's preprocessing.
+"""The data containers and the notebook's preprocessing.
 
 The contract other code relies on: ``MNIST.train``, ``MNIST.val`` and ``MNIST.test`` are
-``Split`` objects whose ``images`` are uint8 ``[N, 28, 28]`` and ``labels`` integer ``[N]``.
+``Split`` objects whose ``images`` are ``[N, ...]`` samples and ``labels`` integer ``[N]``. For
+MNIST the samples are uint8 ``[N, 28, 28]`` pixels; a workload's other data sets (MNIST-1D's
+float32 signals ``[N, 40]``, the noisy quadratic's float32 points) use the same containers
+(``jaxopt_lab.workloads``), ``Dataset`` being the general name.
 """
 
 from __future__ import annotations
@@ -16,15 +19,16 @@ ArrayT = TypeVar("ArrayT")  # a NumPy or a JAX array: normalize returns the same
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-    """One split: uint8 images ``[N, 28, 28]`` and integer labels ``[N]``."""
+    """One split: samples ``[N, ...]`` (uint8 pixels, or float32) and integer labels ``[N]``."""
 
     images: np.ndarray
     labels: np.ndarray
 
     def __post_init__(self) -> None:
-        if self.images.ndim != 3 or self.images.dtype != np.uint8:
+        if self.images.ndim < 2 or self.images.dtype not in (np.uint8, np.float32):
             raise ValueError(
-                f"Split.images must be uint8 [N, H, W], got {self.images.dtype} {self.images.shape}"
+                "Split.images must be uint8 or float32 [N, ...] samples, got "
+                f"{self.images.dtype} {self.images.shape}"
             )
         if self.labels.shape != (self.images.shape[0],):
             raise ValueError(
@@ -37,10 +41,11 @@ class Split:
 
 @dataclasses.dataclass(frozen=True)
 class MNIST:
-    """The notebook's three splits, and where they came from.
+    """Three splits (for MNIST the notebook's), and where they came from.
 
-    ``sha256`` holds the IDX sha256 of the four original files the splits were cut from
-    (empty when unknown); ``verified`` is True when they are those of the published MNIST.
+    ``sha256`` holds the digests of the files or arrays the splits were cut from (for MNIST the
+    IDX sha256 of the four original files; empty when unknown); ``verified`` is True when they
+    are those of the published data set.
     """
 
     train: Split
@@ -63,6 +68,9 @@ def normalize(images: ArrayT) -> ArrayT:
     return (images.astype(np.float32) / np.float32(255.0) - np.float32(0.5)) / np.float32(0.5)
 
 
+Dataset = MNIST  # the general name of the container, for the workloads' other data sets
+
+
 def flatten(images: np.ndarray) -> np.ndarray:
-    """``[N, H, W] -> [N, H*W]``, as the notebook's ``nn.Flatten``."""
+    """``[N, H, W] -> [N, H*W]`` (any ``[N, ...]`` to rows), as the notebook's ``nn.Flatten``."""
     return np.reshape(images, (images.shape[0], -1))

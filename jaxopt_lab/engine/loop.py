@@ -30,17 +30,19 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 from jaxopt_lab.config import LAST_BATCH
-from jaxopt_lab.data.splits import normalize
 from jaxopt_lab.engine.mesh import RUNS
 from jaxopt_lab.engine.step import evaluate, train_step
-from jaxopt_lab.model import INPUT_WIDTH, MLP
+from jaxopt_lab.model import INPUT_WIDTH
 from jaxopt_lab.optimizers.schedule_free import eval_params
+from jaxopt_lab.workloads import Workload
+from jaxopt_lab.workloads import get as get_workload
 
 
 def steps_per_epoch(n_train: int, batch_size: int, last_batch: str) -> int:
@@ -68,10 +70,11 @@ class RunSetSpec:
     set, splits each batch's samples over a device mesh (``mesh.py``); None is the
     single-device program. ``seed_mesh``, when set, is a mesh whose ``"runs"`` axis splits the
     seeds: each device trains its own seeds (``over_seeds``). ``input_width`` is the width of a
-    flattened image, which the initialiser needs before it sees any data.
+    sample's row, which the initialiser needs before it sees any data. ``workload`` gives the
+    preprocessing of training batches, the loss and the evaluation metrics.
     """
 
-    model: MLP
+    model: nn.Module
     transforms: tuple[Callable[[Any], optax.GradientTransformation], ...]
     n_train: int
     batch_size: int
@@ -80,6 +83,7 @@ class RunSetSpec:
     batch_sharding: jax.sharding.NamedSharding | None = None
     seed_mesh: jax.sharding.Mesh | None = None
     input_width: int = INPUT_WIDTH
+    workload: Workload = dataclasses.field(default_factory=lambda: get_workload("mnist_mlp"))
 
     def __post_init__(self) -> None:
         if self.last_batch not in LAST_BATCH:
@@ -191,13 +195,13 @@ def fast_compile_options() -> dict[str, Any] | None:
 def evaluate_runs(
     spec: RunSetSpec, params: Any, opt_states: Any, images: jax.Array, labels: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
-    """Loss and accuracy ``[S, L]`` of a group's runs on a whole split (``as_inputs``), each
-    at the point its optimizer says to evaluate (``jol.eval_params``: the average x of a
-    schedule-free optimizer, the parameters themselves for any other)."""
-    x = as_inputs(images)
+    """Loss and accuracy ``[S, L]`` of a group's runs on a whole split of network inputs
+    (``placement.device_splits`` preprocesses them once), each at the point its optimizer says
+    to evaluate (``jol.eval_params``: the average x of a schedule-free optimizer, the
+    parameters themselves for any other)."""
 
     def one(p, s):
-        return evaluate(spec.model.apply, eval_params(s, p), x, labels)
+        return evaluate(spec.model.apply, eval_params(s, p), images, labels, spec.workload.metrics)
 
     seeds, rates = jax.tree.leaves(params)[0].shape[:2]
     return over_runs(over_runs(one, rates), seeds)(params, opt_states)
@@ -209,14 +213,14 @@ def make_epoch(spec: RunSetSpec) -> Callable[..., tuple[tuple[GroupState, ...], 
     ``epoch_orders`` (on the device), and ``metrics[g]`` holds ``train_loss``, ``val_loss`` and
     ``val_accuracy`` ``[S, L]``.
     """
-    apply = spec.model.apply
+    apply, loss = spec.model.apply, spec.workload.loss
 
     def runs_step(params, opt_states, learning_rates, x, y, w):
         new_params, new_states, sums = [], [], []
         for build, p, s, rates in zip(
             spec.transforms, params, opt_states, learning_rates, strict=True
         ):
-            one = lambda p, s, lr, build=build: train_step(apply, build(lr), p, s, x, y, w)  # noqa: E731
+            one = lambda p, s, lr, build=build: train_step(apply, build(lr), p, s, x, y, w, loss)  # noqa: E731
             if rates.shape[0] == 1:  # carried without its run axis (per_seed)
                 p, s, loss_sum = one(p, s, rates[0])
                 loss_sum = loss_sum[None]
@@ -231,7 +235,7 @@ def make_epoch(spec: RunSetSpec) -> Callable[..., tuple[tuple[GroupState, ...], 
         def body(carry, batch):
             params, opt_states, totals = carry
             idx, w = batch
-            x = as_inputs(x_train[idx])
+            x = spec.workload.inputs(x_train[idx])
             if spec.batch_sharding is not None:
                 # Keeps each device on its own samples through the step, so the only
                 # communication is the gradient's all-reduce.
@@ -347,13 +351,6 @@ def over_runs(fn: Callable[..., Any], size: int) -> Callable[..., Any]:
         return jax.tree.map(lambda a: a[None], fn(*inner))
 
     return single
-
-
-def as_inputs(images: jax.Array) -> jax.Array:
-    """Network inputs from images stored either as uint8 pixels (normalised here) or as
-    already normalised float32; the engine stores the evaluation splits normalised, since
-    normalising 10,000 images inside every evaluation costs more than the forward pass."""
-    return normalize(images) if images.dtype == jnp.uint8 else images
 
 
 def _run_axis(groups: tuple[Any, ...], single: tuple[bool, ...], drop: bool = False) -> Any:

@@ -1,9 +1,11 @@
 """A run set's data on the device(s): the three splits, the seeds and the learning rates.
 
-Training images stay uint8 (4× less memory than float32; each batch is gathered and normalised
-inside the compiled step), replicated so that every device gathers its part of a batch. The
-validation and test splits are normalised once here, on the host: normalising 10,000 images at
-every evaluation cost more than the forward pass. They are split by rows over a mesh.
+Samples travel as rows ``[N, D]``. Training samples stay as the workload stores them (MNIST's
+uint8 pixels: 4× less memory than float32; each batch is gathered and preprocessed by the
+workload's ``inputs`` inside the compiled step), replicated so that every device gathers its
+part of a batch. The validation and test splits are preprocessed once here, on the host:
+normalising 10,000 images at every evaluation cost more than the forward pass. They are split
+by rows over a mesh.
 """
 
 from __future__ import annotations
@@ -16,32 +18,29 @@ import jax
 import numpy as np
 
 from jaxopt_lab.config import Config
-from jaxopt_lab.data.splits import MNIST, Split, flatten, normalize
+from jaxopt_lab.data.splits import MNIST, Split, flatten
 from jaxopt_lab.engine.mesh import Placement
+from jaxopt_lab.workloads import get as get_workload
 
 Splits = dict[str, tuple[jax.Array, jax.Array]]  # "train" / "val" / "test": (images, labels)
 
 
 def load_data(config: Config, data: MNIST | None, *, warn: bool = True) -> MNIST:
-    """``data``, or MNIST loaded as ``config.data`` says; loaded files that are not the
-    published MNIST (your own IDX files) are allowed, with a warning on stderr when ``warn``."""
+    """``data``, or the workload's data loaded as ``config.data`` says; loaded files that are
+    not the published data set (your own MNIST IDX files) are allowed, with a warning on stderr
+    when ``warn``."""
     if data is not None:
         return data
-    from jaxopt_lab.data import load_mnist  # the data layer; imported only when needed
-
-    mnist = load_mnist(
-        source=config.data.source,
-        cache_dir=config.data.cache_dir,
-        split_seed=config.data.split_seed,
-    )
-    if warn and not mnist.verified:
-        digests = ", ".join(f"{name} {digest[:12]}…" for name, digest in mnist.sha256.items())
+    workload = get_workload(config.workload.name)
+    loaded = workload.load(config.data)
+    if warn and not loaded.verified:
+        digests = ", ".join(f"{name} {digest[:12]}…" for name, digest in loaded.sha256.items())
         print(
-            f"warning: training on {mnist.source}, whose files are not the published MNIST "
-            f"(sha256 {digests}); summary.json records this",
+            f"warning: training on {loaded.source}, whose files are not the published data of "
+            f"workload {workload.name} (sha256 {digests}); summary.json records this",
             file=sys.stderr,
         )
-    return mnist
+    return loaded
 
 
 def data_provenance(data: MNIST) -> dict[str, Any]:
@@ -56,7 +55,8 @@ def data_provenance(data: MNIST) -> dict[str, Any]:
 
 
 def device_splits(config: Config, data: MNIST, place: Placement) -> Splits:
-    """Images ``[N, 784]`` and int32 labels of each split of ``data`` on the device(s);
+    """Samples as rows ``[N, D]`` and int32 labels of each split of ``data`` on the device(s):
+    training samples as stored, validation and test preprocessed (the workload's ``inputs``);
     ``data.train_size`` keeps the first training images.
 
     Raises:
@@ -84,11 +84,13 @@ def device_splits(config: Config, data: MNIST, place: Placement) -> Splits:
             f"train.batch_size={batch_size} exceeds the {n} training images{kept}: {epoch}; {fixes}"
         )
 
-    def put(split: Split, normalized: bool) -> tuple[jax.Array, jax.Array]:
-        images = flatten(np.asarray(split.images, np.uint8))
+    inputs = get_workload(config.workload.name).inputs
+
+    def put(split: Split, preprocessed: bool) -> tuple[jax.Array, jax.Array]:
+        images = flatten(np.asarray(split.images))
         labels = np.asarray(split.labels, np.int32)
-        if normalized:
-            images = normalize(images)
+        if preprocessed:
+            images = np.asarray(inputs(images), np.float32)
             return place.put_rows(images), place.put_rows(labels)
         return place.put(images), place.put(labels)
 

@@ -40,7 +40,7 @@ from jaxopt_lab.engine.loop import (
 from jaxopt_lab.engine.mesh import Placement
 from jaxopt_lab.engine.placement import Splits, device_runs
 from jaxopt_lab.engine.transform import OptimizerError, make_transform, step_problem
-from jaxopt_lab.model import make_model
+from jaxopt_lab.workloads import get as get_workload
 
 States = tuple[GroupState, ...]
 Metrics = tuple[dict[str, jax.Array], ...]
@@ -150,8 +150,9 @@ def _spec(
     × epochs, which a schedule in fractions of the run needs."""
     first = next(iter(configs.values()))
     images, labels = splits["train"]
+    workload = get_workload(first.workload.name)
     shape = RunSetSpec(
-        model=make_model(first.model),
+        model=workload.model(first.model),
         transforms=(),
         n_train=int(labels.shape[0]),
         batch_size=first.train.batch_size,
@@ -160,6 +161,7 @@ def _spec(
         batch_sharding=place.batch,
         seed_mesh=place.seed_mesh,
         input_width=int(images.shape[1]),
+        workload=workload,
     )
     total_steps = shape.steps_per_epoch * first.train.epochs
     transforms = tuple(make_transform(c.optimizer, total_steps) for c in configs.values())
@@ -188,6 +190,7 @@ def _cache_key(
 
     return json.dumps(
         {
+            "workload": first.workload.name,
             "model": config_to_dict(first)["model"],
             "optimizers": [optimizer(c) for c in configs.values()],
             "batch": [first.train.batch_size, first.train.last_batch, spec.unroll],

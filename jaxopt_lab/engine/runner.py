@@ -41,7 +41,7 @@ from jaxopt_lab.engine.transform import resolved_hparams
 from jaxopt_lab.optimizers.describe import describe
 
 DEFAULT_UNROLL = 1
-SHARED_SECTIONS = ("model", "train", "data")
+SHARED_SECTIONS = ("workload", "model", "train", "data")
 # Compiled programs of this process's recent run-set shapes: studies train many run sets of one
 # shape, which then compile once.
 PROGRAMS = ProgramCache(size=8)
@@ -314,7 +314,7 @@ def _check_groups(configs: Mapping[str, Config]) -> tuple[list[str], Config]:
             if getattr(config, section) != getattr(first, section):
                 raise ValueError(
                     f"configs {labels[0]!r} and {label!r} differ in {section!r}; runs trained "
-                    f"together share the model, train and data sections"
+                    f"together share the workload, model, train and data sections"
                 )
     return labels, first
 

@@ -44,10 +44,10 @@ from typing import Any
 
 import numpy as np
 
-from jaxopt_lab import provenance
+from jaxopt_lab import provenance, workloads
 from jaxopt_lab._typed_yaml import differences as config_differences
 from jaxopt_lab.config import Config
-from jaxopt_lab.data import mnist
+from jaxopt_lab.data import mnist, mnist1d
 from jaxopt_lab.data.canonical import PUBLISHED_SHA256
 from jaxopt_lab.engine.lock import OutputLock
 from jaxopt_lab.optimizers import registry
@@ -329,14 +329,27 @@ def cpu_name() -> str:
 
 
 def data_record(spec: StudySpec, planned: Planned) -> dict[str, Any]:
-    """The MNIST files' sha256s and each split's index digest, for a kind that reads MNIST."""
+    """The MNIST files' sha256s and each split's index digest, for a kind that reads MNIST;
+    for a study of other workloads than the default, their names, and MNIST-1D's digests when
+    one of them trains on it."""
     if not KINDS[spec.kind].uses_data:
         return {}
+    names: list[str] = []
     if planned is not None:
-        seeds = sorted({c.data.split_seed for c in _configs(planned)})
+        configs = _configs(planned)
+        seeds = sorted({c.data.split_seed for c in configs})
+        names = sorted({c.workload.name for c in configs} - {workloads.DEFAULT})
     else:
         seeds = [int(spec.base.get("data", {}).get("split_seed", 0))]
-    return {"files": dict(PUBLISHED_SHA256), "splits": {str(s): split_digest(s) for s in seeds}}
+    record: dict[str, Any] = {
+        "files": dict(PUBLISHED_SHA256),
+        "splits": {str(s): split_digest(s) for s in seeds},
+    }
+    if names:
+        record["workload_names"] = names
+    if any(name.startswith("mnist1d") for name in names):
+        record["mnist1d"] = dict(mnist1d.PUBLISHED_SHA256)
+    return record
 
 
 def split_digest(split_seed: int) -> str:

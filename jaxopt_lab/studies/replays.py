@@ -33,8 +33,9 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from jaxopt_lab.config import Config, config_from_dict, config_to_dict
-from jaxopt_lab.data import MNIST, load_mnist
+from jaxopt_lab.config import Config, DataConfig, config_from_dict, config_to_dict
+from jaxopt_lab.data import MNIST
+from jaxopt_lab.workloads import get as get_workload
 
 REPLAY_EPOCHS = 2
 REPLAY_IMAGES = 500  # 15 batches of 32 and a masked last batch of 20
@@ -117,14 +118,13 @@ class Replayer:
             self._results[replay.key] = _plain(replay.compute(self))
         return self._results[replay.key]
 
-    def data(self, source: str, cache_dir: str | None, split_seed: int) -> MNIST:
+    def data(self, data: DataConfig, workload: str = "mnist_mlp") -> MNIST:
+        """The splits ``workload`` trains on as ``data`` asks (loaded once per process)."""
         if self._data is not None:
             return self._data
-        key = (source, cache_dir, split_seed)
+        key = (workload, data.source, data.cache_dir, data.split_seed)
         if key not in self._splits:
-            self._splits[key] = load_mnist(
-                source=source, cache_dir=cache_dir, split_seed=split_seed, quiet=True
-            )
+            self._splits[key] = get_workload(workload).load(data)
         return self._splits[key]
 
 
@@ -172,7 +172,8 @@ def engine_replays(configs: Iterable[Config]) -> dict[str, Replay]:
     members.append(shrunk(first, learning_rate=DIVERGING_RATE))
     groups: dict[str, dict[str, Config]] = {}
     for i, cfg in enumerate(members):
-        shared = json.dumps([config_to_dict(cfg)[k] for k in ("model", "train", "data")])
+        doc = config_to_dict(cfg)
+        shared = json.dumps([doc.get(k) for k in ("workload", "model", "train", "data")])
         diverging = i == len(members) - 1
         groups.setdefault(shared, {})[_member_label(cfg, diverging)] = cfg
     replays = [_engine_replay(group) for group in groups.values()]
@@ -241,7 +242,7 @@ def _engine_replay(members: dict[str, Config]) -> Replay:
         from jaxopt_lab import engine  # the engine is imported only when a replay trains
         from jaxopt_lab.engine.outputs import read_metrics
 
-        data = replayer.data(first.data.source, first.data.cache_dir, first.data.split_seed)
+        data = replayer.data(first.data, first.workload.name)
         with tempfile.TemporaryDirectory() as tmp:
             summary = engine.train_many(members, tmp, quiet=True, data=data)
             records = read_metrics(tmp)

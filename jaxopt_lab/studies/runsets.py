@@ -22,10 +22,11 @@ from typing import Any
 
 from jaxopt_lab import engine
 from jaxopt_lab.config import Config, config_from_dict
-from jaxopt_lab.data import MNIST, load_mnist
+from jaxopt_lab.data import MNIST
 from jaxopt_lab.engine.loop import steps_per_epoch as _epoch_steps
 from jaxopt_lab.studies.spec import Row, StudySpec, row_config_dict, slugify
 from jaxopt_lab.studies.store import Store
+from jaxopt_lab.workloads import get as get_workload
 
 # on_set(k, n, run-set directory, row names) is called before each of the n run sets trains.
 OnSet = Callable[[int, int, str, Sequence[str]], None]
@@ -103,9 +104,9 @@ def row_configs(spec: StudySpec, rows: Sequence[Row]) -> dict[str, Config]:
 def run_sets(
     spec: StudySpec, configs: dict[str, Config], apart: Mapping[str, str] | None = None
 ) -> list[tuple[str, dict[str, Config]]]:
-    """Rows grouped into run sets: equal model/train/data sections, unless ``run_together`` is
-    false. A set's directory is ``runs`` when it is the only one, else ``set<k>`` (or the row's
-    slug when each row trains alone).
+    """Rows grouped into run sets: equal workload/model/train/data sections, unless
+    ``run_together`` is false. A set's directory is ``runs`` when it is the only one, else
+    ``set<k>`` (or the row's slug when each row trains alone).
 
     ``apart`` (row name → key) keeps rows with different keys in different sets; each set's
     directory is then its key's slug (``<slug>-<k>`` when one key spans several sets).
@@ -117,7 +118,7 @@ def run_sets(
     for name, cfg in configs.items():
         for k, s in sets:
             first = next(iter(s.values()))
-            shared = (cfg.model, cfg.train, cfg.data) == (first.model, first.train, first.data)
+            shared = _shared(cfg) == _shared(first)
             if shared and k == key(name):
                 s[name] = cfg
                 break
@@ -163,7 +164,7 @@ def train_rows(
         set_data = data
         if set_data is None:
             first = next(iter(members.values()))
-            key = (first.data.source, first.data.cache_dir, first.data.split_seed)
+            key = (first.workload, first.data.source, first.data.cache_dir, first.data.split_seed)
             if key not in loaded:
                 loaded[key] = load_data(first)
             set_data = loaded[key]
@@ -178,15 +179,23 @@ def train_rows(
 
 
 def load_data(cfg: Config) -> MNIST:
-    """The MNIST split a run config asks for."""
-    return load_mnist(
-        source=cfg.data.source, cache_dir=cfg.data.cache_dir, split_seed=cfg.data.split_seed
-    )
+    """The splits of the workload a run config asks for."""
+    return get_workload(cfg.workload.name).load(cfg.data)
 
 
 def steps_per_epoch(cfg: Config, data: MNIST | None) -> int:
-    """Optimizer steps per epoch of a run config on ``data`` (else on the split it asks for)."""
+    """Optimizer steps per epoch of a run config on ``data`` (else on its workload's training
+    set, whose size the workload knows without loading it)."""
     n = cfg.data.train_size
     if n is None:
-        n = len((data or load_data(cfg)).train.labels)
+        n = (
+            len(data.train.labels)
+            if data is not None
+            else get_workload(cfg.workload.name).train_size
+        )
     return _epoch_steps(n, cfg.train.batch_size, cfg.train.last_batch)
+
+
+def _shared(cfg: Config) -> tuple[Any, ...]:
+    """What the configs of one run set share."""
+    return (cfg.workload, cfg.model, cfg.train, cfg.data)

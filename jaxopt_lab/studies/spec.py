@@ -5,7 +5,7 @@ A study YAML (``configs/studies/*.yaml``)::
     study: seed_table            # name, also the report title
     kind: compare                # a key of jaxopt_lab.studies.kinds.KINDS
     question: Which optimizer …  # printed at the top of the report
-    base:                        # a run config as in jaxopt_lab.config (model/optimizer/train/data)
+    base:                        # a run config as in jaxopt_lab.config (workload/model/…/data)
       model: {init: torch}
       train: {epochs: 15, batch_size: 32, seeds: [0, 1, 2, 3, 4]}
     rows:
@@ -47,7 +47,7 @@ from jaxopt_lab._typed_yaml import (
 # The old name of a malformed-study error, kept so that ``except StudySpecError`` still works.
 StudySpecError = ConfigError
 
-CONFIG_SECTIONS = ("model", "optimizer", "train", "data")
+CONFIG_SECTIONS = ("workload", "model", "optimizer", "train", "data")
 # Study sections every kind has; a kind with settings adds its own (named after the kind).
 STUDY_SECTIONS = ("report", "expectation", "run_together")
 
@@ -71,7 +71,9 @@ class Row:
     ``schedule`` is a run-relative schedule of ``jaxopt_lab.schedules``: a name (``cosine``) or
     a mapping ``{kind: step, at: [0.5, 0.75], factor: 0.1}``. ``default_learning_rate`` and
     ``grid`` are the tuning study's; ``default_learning_rate`` and ``search`` (hyperparameter →
-    distribution, e.g. ``{learning_rate: {log_uniform: [1e-4, 1e-1]}}``) the field study's.
+    distribution, e.g. ``{learning_rate: {log_uniform: [1e-4, 1e-1]}}``) the field study's;
+    ``reference`` (``{metric, value, setting, source}``) the workloads study's published figure
+    for the row, when it is not its workload's own.
     """
 
     name: str
@@ -83,6 +85,7 @@ class Row:
     default_learning_rate: float | None = None
     grid: LogGrid | list[float] | None = None
     search: dict[str, Any] | None = None
+    reference: dict[str, Any] | None = None
 
     @property
     def optimizer_schedule(self) -> dict[str, Any] | None:

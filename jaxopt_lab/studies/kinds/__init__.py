@@ -24,7 +24,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 from jaxopt_lab._typed_yaml import Where
-from jaxopt_lab.studies.kinds import compare, field, landscapes, second_order, tuning
+from jaxopt_lab.studies.kinds import compare, field, landscapes, second_order, tuning, workloads
 from jaxopt_lab.studies.replays import Replay
 from jaxopt_lab.studies.runsets import Plan
 from jaxopt_lab.studies.sections import ReportParts
@@ -63,4 +63,5 @@ KINDS: dict[str, Kind] = {
     "landscapes": Kind.of(landscapes),
     "second_order": Kind.of(second_order),
     "field": Kind.of(field),
+    "workloads": Kind.of(workloads),
 }

@@ -101,7 +101,7 @@ def replays(spec: StudySpec) -> dict[str, Replay]:
     data_cfg = _data_config(spec).data
 
     def compute(replayer: Replayer) -> dict[str, Any]:
-        data = replayer.data(data_cfg.source, data_cfg.cache_dir, data_cfg.split_seed)
+        data = replayer.data(data_cfg)
         results = curvature.run(small, data)
         return {
             hidden: {m: {"losses": r["losses"]} for m, r in curve["methods"].items()}
