@@ -9,6 +9,7 @@ import pytest
 
 from jaxopt_lab import testing
 from jaxopt_lab._cli import add_set_argument
+from tests.bench.test_train_throughput import FIGURES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,31 +62,20 @@ def test_bench_train_names_an_unknown_optimizer_in_a_layout(capsys, monkeypatch)
 
 
 def test_bench_train_says_no_torch_skipped_pytorch(capsys, monkeypatch):
-    figures = dict.fromkeys(
-        [
-            "one_run_samples_per_second",
-            "one_run_samples_per_cpu_second",
-            "five_runs_model_samples_per_second",
-            "five_runs_model_samples_per_cpu_second",
-            "five_seeds_model_samples_per_second",
-            "seed_table_model_samples_per_second",
-            "seed_table_compile_seconds",
-            "compile_seconds",
-            "five_runs_compile_seconds",
-            "matmul_flops_per_second",
-            "mlp_matmul_flops_per_second",
-            "mlp_matmul_roofline_samples_per_second",
-            "flops_per_sample",
-            "roofline_samples_per_second",
-            "one_run_roofline_fraction",
-            "five_runs_roofline_fraction",
-        ],
-        1.0,
-    )
-    result = {**figures, "device": "cpu", "load_average": [0.0, 0.0], "torch": None}
+    result = {
+        **dict.fromkeys(FIGURES, 1.0),
+        "workload": "mnist_mlp",
+        "batch_size": 32,
+        "matched_matmul_shape": [32, 784, 128],
+        "matched_matmul_layer": "dense 1, 784 → 128",
+        "device": "cpu",
+        "load_average": [0.0, 0.0],
+        "torch": None,
+        "skipped": {},
+    }
 
-    def benchmark(*, n_train, epochs, with_torch):
-        assert not with_torch
+    def benchmark(*, n_train, epochs, with_torch, workload):
+        assert not with_torch and workload == "mnist_mlp"
         return result
 
     monkeypatch.setitem(BENCH_TRAIN.__globals__, "benchmark", benchmark)
