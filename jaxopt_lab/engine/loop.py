@@ -200,11 +200,29 @@ def evaluate_runs(
     to evaluate (``jol.eval_params``: the average x of a schedule-free optimizer, the
     parameters themselves for any other)."""
 
+    n = images.shape[0]
+    chunk = eval_chunk(n, spec.workload.eval_batch)
+
     def one(p, s):
-        return evaluate(spec.model.apply, eval_params(s, p), images, labels, spec.workload.metrics)
+        params, metrics = eval_params(s, p), spec.workload.metrics
+        if chunk == n:
+            return evaluate(spec.model.apply, params, images, labels, metrics)
+        parts = (images.reshape(n // chunk, chunk, -1), labels.reshape(n // chunk, chunk))
+        losses, accuracies = jax.lax.map(
+            lambda part: evaluate(spec.model.apply, params, *part, metrics), parts
+        )
+        return jnp.mean(losses), jnp.mean(accuracies)  # equal chunks: the mean of the means
 
     seeds, rates = jax.tree.leaves(params)[0].shape[:2]
     return over_runs(over_runs(one, rates), seeds)(params, opt_states)
+
+
+def eval_chunk(n: int, most: int | None) -> int:
+    """Samples per evaluated chunk of a split of ``n``: all of them (``most`` None), else the
+    largest divisor of ``n`` that is at most ``most``, so that every chunk has the same size."""
+    if most is None or n <= most:
+        return n
+    return max(d for d in range(1, most + 1) if n % d == 0)
 
 
 def make_epoch(spec: RunSetSpec) -> Callable[..., tuple[tuple[GroupState, ...], tuple[dict, ...]]]:

@@ -73,7 +73,9 @@ class Workload:
     set has neither). ``flops_per_sample``: the training FLOPs of one sample (forward and
     backward), for throughput against a roofline. ``optimum``: for a convex problem, the
     minimum of the mean training loss over a data set's training split
-    (``{"train_loss": …, …}``), which studies set results against.
+    (``{"train_loss": …, …}``), which studies set results against. ``eval_batch``: evaluate a
+    split in chunks of at most this many samples (None: all at once), for models whose
+    activations on a whole split, for every run at once, would not fit in memory.
     """
 
     name: str
@@ -94,6 +96,7 @@ class Workload:
     model_settings: bool = False
     data_settings: tuple[str, ...] = ("source", "split_seed")
     optimum: Callable[[Dataset], dict[str, Any]] | None = None
+    eval_batch: int | None = None
 
     def problems(self, model: ModelConfig, data: DataConfig) -> list[tuple[str, str]]:
         """``(key, message)`` for each setting of the config this workload cannot honour."""

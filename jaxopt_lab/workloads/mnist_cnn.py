@@ -52,6 +52,7 @@ WORKLOAD = Workload(
     epochs=10,
     flops_per_sample=lambda _: training_flops(MACS),
     inputs=scale_to_unit,
+    eval_batch=1_000,  # 10,000 images at once: 3 GB of activations per run
     target=0.99,
     reference=Reference(
         metric="test_accuracy",

@@ -240,3 +240,100 @@ def test_configs_of_two_workloads_do_not_train_together(tmp_path):
             quiet=True,
             data=synthetic_mnist(300, 64),
         )
+
+
+SHARDED = """
+import json, sys
+import numpy as np
+from jaxopt_lab import engine
+from jaxopt_lab.config import config_from_dict
+from jaxopt_lab.data.splits import Dataset, Split
+
+out = {}
+for name, width in (("mnist1d_cnn", 40), ("noisy_quadratic", 100)):
+    rng = np.random.default_rng(0)
+    def split(n):
+        x = rng.normal(size=(n, width)).astype(np.float32)
+        return Split(x, rng.integers(0, 10, n).astype(np.int32))
+    data = Dataset(split(256), split(64), split(64), 0, "synthetic")
+    for devices, runs in ((1, 1), (2, 1), (2, 2)):
+        config = config_from_dict({
+            "workload": {"name": name},
+            "optimizer": {"name": "adam", "learning_rate": [1e-3, 1e-2]},
+            "train": {"epochs": 2, "batch_size": 32, "seeds": [0, 1], "devices": devices,
+                      "run_devices": runs},
+        })
+        where = f"{sys.argv[1]}/{name}-{devices}-{runs}"
+        summary = engine.train(config, where, quiet=True, data=data)
+        out[f"{name} {devices} {runs}"] = {
+            "device": summary["device"],
+            "finals": {r["run"]: [r["final"]["train_loss"], r["final"]["val_loss"], r["test_loss"]]
+                       for r in summary["runs"]},
+        }
+print(json.dumps(out))
+"""
+
+
+def test_workloads_train_sharded_over_devices_as_on_one(tmp_path):
+    """Over 2 devices, the batch split (runs 1 × data 2) or the seeds (runs 2 × data 1): the
+    single-device metrics to float32 rounding, for a CNN and for the quadratic's own loss."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    done = subprocess.run(
+        [sys.executable, "-c", SHARDED, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    for name in ("mnist1d_cnn", "noisy_quadratic"):
+        one = result[f"{name} 1 1"]["finals"]
+        assert result[f"{name} 2 1"]["device"] == "cpu × 2"  # runs 1 × data 2: the batch split
+        assert result[f"{name} 2 2"]["device"] == "cpu × 2 (runs 2 × data 1, by seed)"
+        for layout in ("2 1", "2 2"):
+            finals = result[f"{name} {layout}"]["finals"]
+            assert finals.keys() == one.keys()
+            for run, values in one.items():
+                np.testing.assert_allclose(finals[run], values, rtol=2e-5, atol=1e-6, err_msg=run)
+
+
+def test_a_split_evaluated_in_chunks_gives_the_whole_splits_metrics():
+    import dataclasses
+
+    import optax
+
+    from jaxopt_lab.engine.loop import RunSetSpec, eval_chunk, evaluate_runs
+
+    assert [eval_chunk(10_000, 1_000), eval_chunk(64, 1_000), eval_chunk(60, 16)] == [1000, 64, 15]
+    assert eval_chunk(60, None) == 60
+    data = synthetic_mnist(64, 60)
+    whole = workloads.get("mnist_cnn")
+    params = whole.model(None).init(jax.random.key(0), jnp.zeros((1, 784)))
+    runs = jax.tree.map(lambda a: a[None, None], params)  # [S = 1, L = 1]
+    states = jax.tree.map(lambda a: a[None, None], optax.sgd(0.1).init(params))
+    x = jnp.asarray(whole.inputs(data.val.images.reshape(60, -1)))
+    y = jnp.asarray(data.val.labels, jnp.int32)
+    results = [
+        evaluate_runs(
+            RunSetSpec(
+                model=whole.model(None),
+                transforms=(),
+                n_train=64,
+                batch_size=32,
+                workload=dataclasses.replace(whole, eval_batch=most),
+            ),
+            runs,
+            states,
+            x,
+            y,
+        )
+        for most in (None, 16)
+    ]
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-6)
+    np.testing.assert_array_equal(results[0][1], results[1][1])
