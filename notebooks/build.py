@@ -549,11 +549,14 @@ so the factory must take `learning_rate`.
 
 **Size.** By default a quick version: 2 seeds × 3 epochs on the full training split, a minute
 or two on two cores. Set `FULL = True` for the seed comparison's own protocol (5 seeds ×
-15 epochs, the notebook's learning rates), about ten minutes.
+15 epochs, the notebook's learning rates), about ten minutes. `WORKLOAD` trains the same
+comparison on another of the lab's workloads (docs/workloads.md): MNIST-1D's MLP takes seconds,
+the MNIST CNN about half a minute for each epoch of each seed.
 """),
     parameters(r"""
 FULL = False  # True: 5 seeds × 15 epochs, the seed comparison's protocol
 QUICK = ["train.epochs=3", "train.seeds=[0, 1]"]
+WORKLOAD = "mnist_mlp"  # or another of jaxopt_lab.workloads.WORKLOADS, e.g. "mnist1d_mlp"
 OUT = "../runs/notebook_compare"  # the study directory: report, tables, figures, metrics
 """),
     code(r"""
@@ -647,7 +650,8 @@ batch size and learning rates) with one more row, yours. The optimizer may be gi
 factory itself; the study stores it by name (`my_optimizer`, registered for this session).
 """),
     code(r"""
-spec = load_spec("../configs/studies/seed_table.yaml", [] if FULL else QUICK)
+settings = ([] if FULL else QUICK) + [f"workload.name={WORKLOAD}"]
+spec = load_spec("../configs/studies/seed_table.yaml", settings)
 study = spec_to_dict(spec)
 study["study"] = "my_comparison"
 study["rows"].append(

@@ -126,7 +126,7 @@ def report(spec: StudySpec, store: Store) -> ReportParts:
                 r["row"],
                 r["metric"],
                 r["ours"],
-                f"{_fmt(r['metric'], r['reference'])} ({r['setting']}; {r['source']})",
+                f"{r['reference_text']} ({r['setting']}; {r['source']})",
                 r["verdict"],
                 _seconds(r["seconds_per_epoch"]),
                 _seconds(summaries[r["row"]].get("wall_seconds")),
@@ -149,7 +149,8 @@ def report(spec: StudySpec, store: Store) -> ReportParts:
         *_workload_lines(configs),
         *method_lines(spec, summaries),
     ]
-    return ReportParts(lines, headline, tables={"results": (records, {"headline": headline})})
+    payload = {"headline": headline, "rows": records, "optima": optima}
+    return ReportParts(lines, headline, tables={"workload_table": (records, payload)})
 
 
 # --------------------------------------------------------------------------- per run
@@ -211,6 +212,7 @@ def _record(
         "half_width": None if ci is None else ci.half_width,
         "ours": ours,
         "reference": reference.value,
+        "reference_text": _fmt(reference.metric, reference.value),
         "setting": reference.setting,
         "source": reference.source,
         "tolerance": reference.tolerance,
