@@ -178,6 +178,20 @@ def require_rows(spec: StudySpec, where: Where) -> None:
         raise where.error("rows", f"kind {spec.kind!r} needs a non-empty list `rows`")
 
 
+def require_default_workload(spec: StudySpec, where: Where, what: str) -> None:
+    """``ConfigError`` when the study is asked to train another workload than the default:
+    a kind with its own loop (``what`` says on which problem) would silently ignore it."""
+    base = spec.base.get("workload") or {}
+    name = spec.overrides.get("workload.name", base.get("name", "mnist_mlp"))
+    if name != "mnist_mlp":
+        raise where.error(
+            "workload.name",
+            f"the {spec.kind} study computes {what} with its own loop, not on a workload: "
+            f"{name!r} would be ignored; remove workload.name (see docs/workloads.md for the "
+            "studies that take one)",
+        )
+
+
 def check_grid(grid: LogGrid | list[float], key: str, where: Where) -> None:
     """A learning-rate grid: rates > 0, and a log grid of at least one point."""
     if isinstance(grid, LogGrid):

@@ -21,7 +21,7 @@ from jaxopt_lab.studies import markdown, plots
 from jaxopt_lab.studies.replays import Replay, Replayer
 from jaxopt_lab.studies.runsets import OnSet
 from jaxopt_lab.studies.sections import ReportParts, header_lines
-from jaxopt_lab.studies.spec import LogGrid, StudySpec, check_grid
+from jaxopt_lab.studies.spec import LogGrid, StudySpec, check_grid, require_default_workload
 from jaxopt_lab.studies.store import Store
 
 USES_DATA = False
@@ -45,6 +45,7 @@ class Settings:
 
 
 def check(spec: StudySpec, where: Where) -> None:
+    require_default_workload(spec, where, "optimizers on 2-D test functions")
     cfg = spec.settings
     for key, names, known in (
         ("functions", cfg.functions, surfaces.FUNCTIONS),

@@ -21,7 +21,7 @@ from jaxopt_lab.studies import second_order as curvature
 from jaxopt_lab.studies.replays import Replay, Replayer
 from jaxopt_lab.studies.runsets import OnSet, load_data
 from jaxopt_lab.studies.sections import ReportParts, header_lines
-from jaxopt_lab.studies.spec import StudySpec
+from jaxopt_lab.studies.spec import StudySpec, require_default_workload
 from jaxopt_lab.studies.store import Store
 
 # A replay: each method for at most this many steps on the smallest curve model and this many
@@ -57,6 +57,7 @@ class Settings:
 
 
 def check(spec: StudySpec, where: Where) -> None:
+    require_default_workload(spec, where, "full-batch methods on the MLP 784-h-10 and MNIST")
     cfg = spec.settings
     for i, method in enumerate(cfg.methods):
         one_of(where, f"second_order.methods[{i}]", method, curvature.METHODS)

@@ -85,3 +85,22 @@ def test_the_tolerance_of_each_kind_of_reference(metric, value, tolerance, mean,
 def test_a_row_reference_must_name_a_known_metric():
     with pytest.raises(ValueError, match="metric 'top5' is not one of val_accuracy"):
         kind._reference({"metric": "top5", "value": 1, "setting": "s", "source": "x"})
+
+
+@pytest.mark.parametrize("study", ["seed_table", "tuning", "field", "schedules"])
+def test_the_engine_studies_train_another_workload_when_asked(study):
+    from jaxopt_lab.studies.spec import row_config_dict
+
+    spec = load_spec(f"configs/studies/{study}.yaml", ["workload.name=mnist1d_mlp"])
+    # every run config the kind builds starts from a row's (its grid or trials add the rates)
+    names = {row_config_dict(spec, row)["workload"]["name"] for row in spec.rows}
+    assert names == {"mnist1d_mlp"}
+
+
+@pytest.mark.parametrize("study", ["second_order", "landscapes"])
+def test_studies_with_their_own_loop_refuse_a_workload_they_would_ignore(study):
+    from jaxopt_lab.config import ConfigError
+
+    with pytest.raises(ConfigError, match=f"the {study} study computes .* would be ignored"):
+        load_spec(f"configs/studies/{study}.yaml", ["workload.name=mnist_cnn"])
+    load_spec(f"configs/studies/{study}.yaml", ["workload.name=mnist_mlp"])  # the default: fine
