@@ -52,7 +52,7 @@ def test_the_table_is_computed_from_the_records(study):
     # 3 epochs are far from 100: the quadratic is not reproduced, and the report says by how much
     assert rows["Quadratic SGD"]["reproduced"] is False
     assert rows["Quadratic SGD"]["verdict"].startswith("no (+")
-    assert table["headline"] == report.headline == "0 of 3 rows reproduce their reference figure"
+    assert table["headline"] == report.headline == "0 of 3 rows reproduce their published reference figure"
     text = (out / "report.md").read_text()
     assert "## Optima of the convex workloads" in text and "`noisy_quadratic`: train_loss" in text
 
@@ -73,8 +73,6 @@ def test_the_optimum_is_stored_sealed_and_used_for_the_gap(study):
         ("test_loss", 87.5, 0.01, 88.5, False),
         ("steps_to_target", 7813, 0, 7000, True),
         ("steps_to_target", 7813, 0, 8000, False),
-        ("optimality_gap", 0.0, 0.01, 0.009, True),
-        ("optimality_gap", 0.0, 0.01, 0.02, False),
     ],
 )
 def test_the_tolerance_of_each_kind_of_reference(metric, value, tolerance, mean, expected):
