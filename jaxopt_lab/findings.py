@@ -315,6 +315,27 @@ def field(study: Study) -> str:
     )
 
 
+def workloads(study: Study) -> str:
+    """Each row's figure beside its reference, and how many reproduce it."""
+    table = study.tables["workload_table"]
+    parts = []
+    for r in table["rows"]:
+        name = f"{r['row']} (`{r['workload']}`)"
+        if r["metric"] == "optimality_gap":
+            parts.append(f"{name}: {r['ours']} above the optimum (L-BFGS)")
+        elif r["mean"] is None:
+            parts.append(
+                f"{name}: no seed reaches the target ({r['reference_text']}, {r['source']})"
+            )
+        else:
+            parts.append(
+                f"{name}: {r['metric'].replace('_', ' ')} {r['ours']} against "
+                f"{r['reference_text']} ({r['source']}): {r['verdict']}"
+            )
+    seeds = table["rows"][0]["seeds"]
+    return f"{table['headline']} ({seeds} seeds each). " + "; ".join(parts) + "."
+
+
 def conclusions(study: Study) -> str:
     """The report's generated conclusions (kinds with their own loop)."""
     return " ".join(study.tables["table"]["conclusions"])
@@ -333,6 +354,9 @@ CITED: tuple[Cited, ...] = (
     Cited("clipping", "Clipping", variants),
     Cited("tuning", "Tuning", tuning),
     Cited("field", "Every optimizer at the same tuning budget", field),
+    Cited(
+        "workloads", "Beyond the one MLP: does each workload reproduce its reference?", workloads
+    ),
     Cited("second_order", "Second-order methods", conclusions),
     Cited("landscapes", "Landscapes", conclusions),
 )
