@@ -96,6 +96,5 @@ WORKLOAD = Workload(
         value=0.0,
         setting="the full-batch minimum of the training loss (L-BFGS, float64)",
         source="computed by the workloads study (mnist_logreg.optimum)",
-        tolerance=0.01,
     ),
 )
