@@ -54,3 +54,21 @@ def test_an_unexpected_error_names_its_type_and_points_to_debug(tmp_path, capsys
     monkeypatch.setitem(main.__globals__, "train", broken)
     assert main(["--config", ADAM, "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "error: TypeError: boom (unexpected; run again with --debug" in capsys.readouterr().err
+
+
+def test_a_workload_trains_with_its_own_config_and_default_out(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["--set", "workload.name=noisy_quadratic", "train.epochs=2", "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "sgd/lr=0.0158489/seed=0: train loss" in out and "test loss" in out
+    assert "val acc" not in out  # the quadratic has no accuracy
+    config = (tmp_path / "runs" / "noisy_quadratic" / "config.yaml").read_text()
+    assert "name: noisy_quadratic" in config and "batch_size: 128" in config
+
+
+def test_an_unknown_workload_without_a_config_names_the_known_ones(tmp_path, capsys):
+    assert main(["--set", "workload.name=cifar10", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --set: workload.name: unknown workload 'cifar10'; use one of")
+    assert "mnist_cnn" in err and not (tmp_path / "o").exists()
