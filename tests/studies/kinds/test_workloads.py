@@ -52,7 +52,8 @@ def test_the_table_is_computed_from_the_records(study):
     # 3 epochs are far from 100: the quadratic is not reproduced, and the report says by how much
     assert rows["Quadratic SGD"]["reproduced"] is False
     assert rows["Quadratic SGD"]["verdict"].startswith("no (+")
-    assert table["headline"] == report.headline == "0 of 3 rows reproduce their published reference figure"
+    headline = "0 of 3 rows reproduce their published reference figure"
+    assert table["headline"] == report.headline == headline
     text = (out / "report.md").read_text()
     assert "## Optima of the convex workloads" in text and "`noisy_quadratic`: train_loss" in text
 
