@@ -9,6 +9,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+RUN_STAMP := $(VENV)/.run-stamp
 NOTEBOOKS_STAMP := $(VENV)/.notebooks-stamp
 RUN_OUT ?= runs/seed_table
 
@@ -22,13 +23,19 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
+# `make run` installs only what the seed comparison needs (the engine and the [studies] extra:
+# statistics and figures), not PyTorch and the test references; `make test` installs the rest.
+$(RUN_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[studies]'
+	touch $(RUN_STAMP)
+
 $(NOTEBOOKS_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[notebooks]'
 	touch $(NOTEBOOKS_STAMP)
 
 setup: $(STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(PY) scripts/compare.py --config configs/studies/seed_table.yaml --out $(RUN_OUT)
 
 test: $(STAMP)
