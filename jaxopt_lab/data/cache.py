@@ -55,9 +55,8 @@ def _serialize(stream: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
 def write_cache(
     path: str | os.PathLike[str], arrays: MNISTArrays, *, source: str, sha256: dict[str, str]
 ) -> None:
-    """Write ``arrays`` and their manifest to ``path`` atomically (temp file + ``os.replace``)."""
+    """Write ``arrays`` and their manifest to ``path`` atomically (``write_npz``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     manifest = {
         "format": FORMAT,
         "source": source,
@@ -65,7 +64,14 @@ def write_cache(
         "matches_published": matches_published(sha256),
     }
     entries = {_KEYS[name]: array for name, array in arrays.by_file().items()}
-    entries["manifest"] = np.array(json.dumps(manifest, sort_keys=True))
+    write_npz(path, entries, manifest)
+
+
+def write_npz(path: Path, entries: dict[str, np.ndarray], manifest: dict[str, Any]) -> None:
+    """``entries`` and the JSON ``manifest`` as one .npz at ``path``, atomically: a temporary
+    file in the same folder, synced, then ``os.replace`` (the MNIST and MNIST-1D caches)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entries = {**entries, "manifest": np.array(json.dumps(manifest, sort_keys=True))}
     descriptor, temp_name = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
     )

@@ -53,7 +53,6 @@ import hashlib
 import json
 import os
 import random
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -61,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxopt_lab.data.cache import default_cache_dir
+from jaxopt_lab.data.cache import default_cache_dir, write_npz
 from jaxopt_lab.data.errors import CacheError, InvalidDataError, SourceUnavailableError
 from jaxopt_lab.data.mnist import split_indices
 from jaxopt_lab.data.progress import status
@@ -204,9 +203,8 @@ def write_cache(
     source: str,
     settings: dict[str, Any],
 ) -> None:
-    """Write ``arrays`` and their manifest to ``path`` atomically (temp file + ``os.replace``)."""
+    """Write ``arrays`` and their manifest to ``path`` atomically (``write_npz``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     manifest = {
         "format": FORMAT,
         "source": source,
@@ -214,21 +212,7 @@ def write_cache(
         "sha256_exact": _exact_digests(arrays),
         "sha256": digests(arrays),
     }
-    entries = {key: arrays[key] for key in KEYS}
-    entries["manifest"] = np.array(json.dumps(manifest, sort_keys=True))
-    descriptor, temp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            np.savez(stream, **entries)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp_name, 0o644)  # mkstemp creates 0600; the cache is not secret
-        os.replace(temp_name, path)
-    except BaseException:  # also KeyboardInterrupt: never leave the temporary file behind
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    write_npz(path, {key: arrays[key] for key in KEYS}, manifest)
 
 
 def read_cache(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

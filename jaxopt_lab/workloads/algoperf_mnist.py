@@ -22,7 +22,7 @@ are counted at epoch ends.
 import numpy as np
 
 from jaxopt_lab.data.splits import Dataset, Split
-from jaxopt_lab.model import MLP, count_flops_per_sample
+from jaxopt_lab.model import MLP, dense_flops
 from jaxopt_lab.workloads.base import Reference, Workload
 
 MEAN, STD = 0.1307, 0.3081  # AlgoPerf's constants (of p/255), applied to p as its code does
@@ -52,12 +52,6 @@ def load(data) -> Dataset:
     )
 
 
-class _Model:
-    hidden_sizes = (128,)
-    activation = "sigmoid"
-    init = "flax"
-
-
 WORKLOAD = Workload(
     name="algoperf_mnist",
     title="AlgoPerf's MNIST workload: MLP 784-128-10, sigmoid, Flax init",
@@ -66,7 +60,7 @@ WORKLOAD = Workload(
     train_size=TRAIN,
     batch_size=64,
     epochs=10,
-    flops_per_sample=lambda _: count_flops_per_sample(_Model),
+    flops_per_sample=lambda _: dense_flops([784, 128, 10]),
     inputs=inputs,
     target=0.97,
     reference=Reference(
