@@ -5,83 +5,13 @@
     python scripts/check_optimizer.py optax.lion --set learning_rate=1e-3 --skip rosenbrock
     python scripts/check_optimizer.py adam --reference tests.reference:reference_adam
 
-OPTIMIZER and --reference are registry names (adam), optax names (optax.lion,
-optax.contrib.muon) or package.module:attribute (a factory, or for --reference also a NumPy rule
-rule(grad, theta, steps, ...)); modules are looked up from the current directory too. --set
-gives the factory's hyperparameters, values read as YAML (1e-3 is a number); without --set the
-learning rate is the factory's default, else 1e-2. Exits 0 when no property failed, 1 when one
-did; errors end in one `error:` line (exit status 2), --debug shows the traceback.
+The command lives in jaxopt_lab/cli/check.py, whose docstring documents it; this file
+keeps `python scripts/check_optimizer.py` working in a checkout.
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
-from typing import Any
 
-from jaxopt_lab import testing
-from jaxopt_lab._cli import add_debug_argument, add_set_argument, at_least_one, run_main
-from jaxopt_lab._typed_yaml import ConfigError, parse_override
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("optimizer", help="adam, optax.lion or package.module:factory")
-    parser.add_argument("--reference", help="what to follow step by step (same forms, or a rule)")
-    add_set_argument(parser, "hyperparameters, e.g. learning_rate=1e-2 b1=0.8 (repeatable)")
-    parser.add_argument(
-        "--steps", type=at_least_one("steps"), default=50, help="reference steps (default 50)"
-    )
-    parser.add_argument("--rtol", type=_tolerance, default=1e-7, help="reference rtol (1e-7)")
-    parser.add_argument("--atol", type=_tolerance, default=1e-12, help="reference atol (1e-12)")
-    parser.add_argument(
-        "--only", nargs="+", metavar="PROPERTY", help=f"run only these: {testing.PROPERTY_NAMES}"
-    )
-    parser.add_argument("--skip", nargs="+", default=[], metavar="PROPERTY", help="skip these")
-    add_debug_argument(parser)
-    args = parser.parse_args(argv)
-    return run_main(lambda: _check(args), debug=args.debug)
-
-
-def _check(args: argparse.Namespace) -> int:
-    report = testing.check_optimizer(
-        args.optimizer,
-        hyperparameters=_hyperparameters(args.set) if args.set else None,
-        reference=args.reference,
-        steps=args.steps,
-        rtol=args.rtol,
-        atol=args.atol,
-        only=args.only,
-        skip=dict.fromkeys(args.skip, "skipped with --skip"),
-    )
-    print(report)
-    return 0 if report.ok else 1
-
-
-def _tolerance(text: str) -> float:
-    """An argparse type: a tolerance, a finite number ≥ 0 (a negative one fails every step)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(
-            f"expected a finite number ≥ 0 (0 asks for exact agreement), got {text!r}"
-        )
-    return value
-
-
-def _hyperparameters(items: list[str]) -> dict[str, Any]:
-    hyperparameters = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected name=value, e.g. learning_rate=1e-2")
-        key, value = parse_override(item, "the command line")
-        if "." in key:
-            raise ConfigError(f"--set {item!r}: hyperparameters are plain names, e.g. b1=0.8")
-        hyperparameters[key] = value
-    return hyperparameters
-
+from jaxopt_lab.cli.check import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,113 +8,13 @@
     python scripts/train.py --config configs/adam.yaml --set optimizer.name=optax.lion \
         "optimizer.hparams={}" optimizer.learning_rate=[1e-4,3e-4] --out runs/lion-sweep
 
-Without --config, the run config is the workload's own, configs/workloads/<workload.name>.yaml
-(mnist_mlp unless --set names another), and --out defaults to runs/<workload.name>.
-optimizer.name is any optimizer reference: a built-in, optax.lion, optax.contrib.muon, or
-my_module:my_factory (from the working directory, PYTHONPATH or the config file's folder).
-
-Several --config files train together in one compiled program (their model/train/data
-sections must match; --set applies to each). Existing outputs need --resume or --overwrite; a
-study's directory (scripts/compare.py) is refused. Errors end in one `error:` line (exit status
-2), Ctrl-C and SIGTERM in how to resume (130, 143); --debug shows the traceback.
+The command lives in jaxopt_lab/cli/train.py, whose docstring documents it; this file
+keeps `python scripts/train.py` working in a checkout.
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
-from pathlib import Path
 
-import jax
-
-from jaxopt_lab import workloads
-from jaxopt_lab._cli import add_debug_argument, add_set_argument, run_main
-from jaxopt_lab.config import ConfigError, load_config
-from jaxopt_lab.engine import train, train_many
-from jaxopt_lab.engine.outputs import OutputExistsError
-from jaxopt_lab.studies.store import STUDY_FILE
-
-WORKLOAD_CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "workloads"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--config",
-        action="append",
-        help="YAML config (repeatable); default: configs/workloads/<workload.name>.yaml",
-    )
-    add_set_argument(parser, "overrides, e.g. train.epochs=3 train.seeds=[0,1] (repeatable)")
-    parser.add_argument("--out", help="output directory, e.g. runs/adam; default runs/<workload>")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--resume", action="store_true", help="continue the run in --out")
-    mode.add_argument("--overwrite", action="store_true", help="replace the outputs in --out")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_debug_argument(parser)
-    args = parser.parse_args(argv)
-    workload = _workload(args.set)
-    defaulted = args.config is None
-    args.config = args.config or [str(WORKLOAD_CONFIGS / f"{workload}.yaml")]
-    args.out = args.out or f"runs/{workload}"
-    interrupted = (
-        f"the completed epochs are kept in {args.out}: continue with the same command and --resume"
-    )
-    return run_main(
-        lambda: _train(args, workload if defaulted else None),
-        debug=args.debug,
-        interrupted=interrupted,
-    )
-
-
-def _workload(overrides: list[str]) -> str:
-    """The workload ``--set workload.name=…`` names (the last one wins), else the default."""
-    names = [o.split("=", 1)[1].strip() for o in overrides if o.startswith("workload.name=")]
-    return names[-1] if names else workloads.DEFAULT
-
-
-def _train(args: argparse.Namespace, defaulted: str | None) -> int:
-    """Train; ``defaulted`` is the workload whose own config stands in for --config."""
-    if defaulted is not None and defaulted not in workloads.WORKLOADS:
-        raise ConfigError(
-            f"--set: workload.name: unknown workload {defaulted!r}; use one of "
-            f"{', '.join(workloads.WORKLOADS)}"
-        )
-    if (Path(args.out) / STUDY_FILE).exists():
-        raise OutputExistsError(
-            f"{args.out} holds a study ({STUDY_FILE}, written by scripts/compare.py): a "
-            "train.py run written there would mix with it, even with --overwrite or --resume. "
-            "Choose another --out"
-        )
-    configs = [load_config(path, args.set) for path in args.config]
-    options = {"resume": args.resume, "overwrite": args.overwrite, "quiet": args.quiet}
-    if len(configs) == 1:
-        summary = train(configs[0], args.out, **options)
-    else:
-        labels = [c.optimizer.name for c in configs]
-        if len(set(labels)) != len(labels):
-            raise ConfigError(f"two --config files use the same optimizer: {labels}")
-        summary = train_many(dict(zip(labels, configs, strict=True)), args.out, **options)
-    if jax.process_index() != 0:  # only process 0 writes outputs and reports them
-        return 0
-    for run in summary["runs"]:
-        if run["diverged"]:
-            print(f"{run['run']}: diverged at epoch {run['diverged_epoch']}")
-        else:
-            final = run["final"]
-            line = f"{run['run']}: train loss {final['train_loss']:.4f}  val loss "
-            line += f"{final['val_loss']:.4f}"
-            if final["val_accuracy"] is not None:  # a workload without accuracy has none
-                line += f"  val acc {final['val_accuracy']:.4f}"
-                line += f"  test acc {run['test_accuracy']:.4f}"
-            else:
-                line += f"  test loss {run['test_loss']:.4f}"
-            print(line)
-    print(
-        f"{summary['epochs_completed']} epochs in {summary['wall_seconds']:.1f} s (compile "
-        f"{summary['compile_seconds']:.1f} s) on {summary['device']}; outputs in {args.out}"
-    )
-    return 0
-
+from jaxopt_lab.cli.train import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from jaxopt_lab import testing
-from jaxopt_lab._cli import add_set_argument
+from jaxopt_lab.cli.common import add_set_argument
 from tests.bench.test_train_throughput import FIGURES
 
 ROOT = Path(__file__).resolve().parents[2]

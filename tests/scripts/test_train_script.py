@@ -72,3 +72,24 @@ def test_an_unknown_workload_without_a_config_names_the_known_ones(tmp_path, cap
     err = capsys.readouterr().err
     assert err.startswith("error: --set: workload.name: unknown workload 'cifar10'; use one of")
     assert "mnist_cnn" in err and not (tmp_path / "o").exists()
+
+
+def test_without_a_checkout_the_workload_config_comes_from_the_working_directory(
+    tmp_path, capsys, monkeypatch
+):
+    # An installed package has no configs/ beside it: the working directory's is read, and
+    # without one the error says where to run from.
+    monkeypatch.setitem(main.__globals__, "CHECKOUT", tmp_path / "site-packages")
+    monkeypatch.chdir(tmp_path)
+    argv = ["--set", "workload.name=noisy_quadratic", "--out", str(tmp_path / "o"), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: without --config, train reads configs/workloads/noisy_quadratic.yaml, but there "
+        f"is no configs/workloads/ in {tmp_path} (nor beside the jaxopt_lab package): run from "
+        "the repository root, or pass --config PATH\n"
+    )
+    (tmp_path / "configs" / "workloads").mkdir(parents=True)
+    assert main(argv) == 2  # now read from here: the folder exists, the file does not
+    err = capsys.readouterr().err
+    assert f"{tmp_path}/configs/workloads/noisy_quadratic.yaml does not exist" in err, err

@@ -1,6 +1,6 @@
-"""What the command-line scripts share: one ``--set`` convention, one way to end in an error.
+"""What the command-line commands share: one ``--set`` convention, one way to end in an error.
 
-Every script's ``main`` runs its work through ``run_main``: a failure the user can act on ends
+Every command's ``main`` runs its work through ``run_main``: a failure the user can act on ends
 in one ``error: …`` line on stderr and exit status 2, an interrupt (Ctrl-C, SIGTERM) in the
 script's own hint and status 130 or 143, never a Python traceback unless ``--debug`` asks for
 it. It also puts the working directory on the module path, as ``python -m`` does, so that an
