@@ -1,10 +1,12 @@
-"""The files of a training output directory, all written atomically.
+"""The files of a training output directory, all written atomically but the event files.
 
     config.yaml      the resolved config (defaults filled in)
     metrics.jsonl    one JSON object per run per epoch
     summary.json     final and best metrics of each run, timing and device, and the seal of
                      both files (``seal.py``: digests that reading checks)
     checkpoints/     see ``checkpoint.py``
+    tensorboard/     one TensorBoard run per training run: a view of metrics.jsonl, appended
+                     to each epoch as TensorBoard expects (``tensorboard.py``)
     .lock            while a call writes the directory (``lock.py``)
 
 A metric of a diverged run is ``null`` from the epoch it diverged at, so no NaN reaches a mean.
@@ -18,8 +20,10 @@ import json
 import math
 import os
 import shutil
+import socket
 import sys
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +31,7 @@ from typing import Any
 import yaml
 
 from jaxopt_lab._typed_yaml import yaml_problem
-from jaxopt_lab.engine import seal
+from jaxopt_lab.engine import seal, tensorboard
 
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
@@ -35,7 +39,8 @@ METRICS = "metrics.jsonl"
 METRICS_GZ = "metrics.jsonl.gz"
 SUMMARY = "summary.json"
 CHECKPOINTS = "checkpoints"
-OUTPUT_NAMES = (CONFIG, METRICS, SUMMARY, CHECKPOINTS)
+TENSORBOARD = tensorboard.DIRECTORY
+OUTPUT_NAMES = (CONFIG, METRICS, SUMMARY, CHECKPOINTS, TENSORBOARD)
 METRIC_NAMES = ("train_loss", "val_loss", "val_accuracy")
 
 
@@ -202,6 +207,55 @@ def write_metrics(out_dir: str | Path, records: Sequence[dict[str, Any]]) -> Non
     """Replace metrics.jsonl with ``records``, one JSON object per line."""
     text = "".join(json.dumps(r, allow_nan=False) + "\n" for r in records)
     atomic_write_text(Path(out_dir) / METRICS, text)
+
+
+def write_tensorboard(out_dir: str | Path, records: Sequence[Mapping[str, Any]]) -> None:
+    """Bring ``tensorboard/`` in line with ``records`` (all of metrics.jsonl): per run, append
+    the new epochs to its event file, or write a new file in place of one that is not a prefix
+    of what the records say (epochs a resume retrains, a torn write).
+
+    The event files are a view of metrics.jsonl, which the next call writes again: a failed
+    write (a full disk) warns once per directory on stderr and training goes on.
+    """
+    try:
+        for run, history in tensorboard.by_run(records).items():
+            _write_event_file(Path(out_dir, TENSORBOARD, *tensorboard.run_path(run)), history)
+    except OSError as error:
+        if str(out_dir) not in _TENSORBOARD_FAILED:
+            _TENSORBOARD_FAILED.add(str(out_dir))
+            print(
+                f"warning: TensorBoard files of {out_dir} not written ({error}); training goes "
+                "on, metrics.jsonl holds every record",
+                file=sys.stderr,
+            )
+
+
+# Directories whose TensorBoard files failed to be written, warned about once.
+_TENSORBOARD_FAILED: set[str] = set()
+
+
+def _write_event_file(directory: Path, records: Sequence[Mapping[str, Any]]) -> None:
+    """Like TensorFlow's writers, append (a torn append is a prefix the next call completes);
+    a file that holds other data is emptied, not deleted: a running TensorBoard stops reading a
+    run whose file it follows is deleted, and moves on from an emptied one to the new file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = sorted(directory.glob(f"{tensorboard.FILE_PREFIX}*"))
+    latest = files[-1] if files else None
+    old = latest.read_bytes() if latest is not None else b""
+    start = tensorboard.start_time(old)
+    data = tensorboard.event_file(records, time.time() if start is None else start)
+    if latest is not None and data.startswith(old):
+        if len(data) > len(old):
+            with latest.open("ab") as file:
+                file.write(data[len(old) :])
+        return
+    # A new name that sorts last: TensorBoard reads new files, not one replaced under its name.
+    stamp = max([int(time.time()), *(tensorboard.file_stamp(f.name) + 1 for f in files)])
+    with (directory / tensorboard.file_name(stamp, socket.gethostname())).open("xb") as file:
+        file.write(data)
+    for stale in files:
+        if stale.stat().st_size:
+            os.truncate(stale, 0)
 
 
 def read_metrics(

@@ -60,8 +60,8 @@ def train(
     """Train the run set of ``config`` (every seed × every learning rate) and write ``out_dir``.
 
     All runs train together in one compiled program per epoch. Outputs (see ``outputs.py``):
-    ``config.yaml``, ``metrics.jsonl`` (one object per run per epoch), ``summary.json`` and
-    ``checkpoints/``; run ids look like ``adam/lr=0.001/seed=0``.
+    ``config.yaml``, ``metrics.jsonl`` (one object per run per epoch), ``summary.json``,
+    ``checkpoints/`` and ``tensorboard/``; run ids look like ``adam/lr=0.001/seed=0``.
 
     Args:
       config: the validated config (``load_config``).
@@ -240,6 +240,7 @@ def _train_epochs(
             # Metrics before the checkpoint: a crash in between leaves metrics ahead of
             # the checkpoint, which resume truncates and recomputes bitwise.
             outputs.write_metrics(out_dir, records)
+            outputs.write_tensorboard(out_dir, records)  # a view of metrics.jsonl
             if checkpoint:
                 save_checkpoint(
                     out_dir / outputs.CHECKPOINTS,
