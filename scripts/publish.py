@@ -6,8 +6,8 @@
     python scripts/publish.py --check results/seed_table [...]   # exit 1 unless current
     python scripts/publish.py --seal runs/old_study              # records written before seals
 
-The command lives in jaxopt_lab/cli/publish.py, whose docstring documents it; this file
-keeps `python scripts/publish.py` working in a checkout.
+The same command as `jaxopt-lab publish` (the installed console script), which
+jaxopt_lab/cli/publish.py documents; this file keeps `python scripts/publish.py` working.
 """
 
 import sys

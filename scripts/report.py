@@ -3,8 +3,8 @@
     python scripts/report.py runs/seed_table
     python scripts/report.py runs/seed_table --allow-incomplete    # a partial report
 
-The command lives in jaxopt_lab/cli/report.py, whose docstring documents it; this file
-keeps `python scripts/report.py` working in a checkout.
+The same command as `jaxopt-lab report` (the installed console script), which
+jaxopt_lab/cli/report.py documents; this file keeps `python scripts/report.py` working.
 """
 
 import sys

@@ -8,8 +8,8 @@
     python scripts/train.py --config configs/adam.yaml --set optimizer.name=optax.lion \
         "optimizer.hparams={}" optimizer.learning_rate=[1e-4,3e-4] --out runs/lion-sweep
 
-The command lives in jaxopt_lab/cli/train.py, whose docstring documents it; this file
-keeps `python scripts/train.py` working in a checkout.
+The same command as `jaxopt-lab train` (the installed console script), which
+jaxopt_lab/cli/train.py documents; this file keeps `python scripts/train.py` working.
 """
 
 import sys

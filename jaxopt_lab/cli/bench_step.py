@@ -1,9 +1,9 @@
 """Time one optimizer step against optax and torch.optim, next to the memory-bandwidth roofline.
 
-    python scripts/bench_step.py                                   # all optimizers, all sizes
-    python scripts/bench_step.py --optimizers adam --sizes 1x10M 1000x1000 --json runs/step.json
-    python scripts/bench_step.py --optimizers adam sgd --flat --plot runs/bench/step.png
-    python scripts/bench_step.py --optimizers adam optax.lion my_module:my_adam --sizes 1x10M
+    jaxopt-lab bench step                                  # all optimizers, all sizes
+    jaxopt-lab bench step --optimizers adam --sizes 1x10M 1000x1000 --json runs/step.json
+    jaxopt-lab bench step --optimizers adam sgd --flat --plot runs/bench/step.png
+    jaxopt-lab bench step --optimizers adam optax.lion my_module:my_adam --sizes 1x10M
 
 Optimizers are references as in configs (a built-in, ``optax.lion``, ``module:factory`` from
 the working directory or PYTHONPATH); optax and torch baselines exist for the built-ins. Sizes
@@ -22,12 +22,12 @@ import jax
 
 from jaxopt_lab.bench import step_time, torch_step
 from jaxopt_lab.bench.step_benchmark import format_table, run_step_benchmark
-from jaxopt_lab.cli.common import add_debug_argument, run_main
+from jaxopt_lab.cli.common import add_debug_argument, command_parser, run_main
 from jaxopt_lab.optimizers import OPTIMIZERS, registry
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parse_args(argv: list[str] | None = None, prog: str | None = None) -> argparse.Namespace:
+    parser = command_parser(__doc__, prog)
     parser.add_argument(
         "--optimizers",
         nargs="+",
@@ -93,8 +93,8 @@ def plot(benchmark: dict, path: pathlib.Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    args = parse_args(argv, prog)
     return run_main(lambda: bench(args), debug=args.debug)
 
 

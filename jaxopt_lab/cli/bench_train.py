@@ -1,11 +1,11 @@
-"""Training throughput of the engine on this machine, with its matmul roofline and PyTorch.
+r"""Training throughput of the engine on this machine, with its matmul roofline and PyTorch.
 
-    python scripts/bench_train.py            # full size: 50,000 samples per epoch, ~1 min
-    python scripts/bench_train.py --no-torch
-    python scripts/bench_train.py --workload mnist_cnn --n-train 5000 --epochs 1  # any workload
-    python scripts/bench_train.py --profile  # per-op shares of an epoch of the seed comparison
+    jaxopt-lab bench train             # full size: 50,000 samples per epoch, ~1 min
+    jaxopt-lab bench train --no-torch
+    jaxopt-lab bench train --workload mnist_cnn --n-train 5000 --epochs 1  # any workload
+    jaxopt-lab bench train --profile   # per-op shares of an epoch of the seed comparison
     XLA_FLAGS=--xla_force_host_platform_device_count=2 \
-      python scripts/bench_train.py --layouts adam:4:1 adam:1:4   # 1 device vs every device
+      jaxopt-lab bench train --layouts adam:4:1 adam:1:4   # 1 device vs every device
 
 Prints, for the workload ``--workload`` (default ``mnist_mlp``, the notebook's MLP) at its
 batch size, on synthetic data of its sample shape and split sizes (``--n-train`` sets the
@@ -22,7 +22,6 @@ device, as the engine places them by default (``jaxopt_lab/bench/layouts.py``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -33,11 +32,11 @@ from jaxopt_lab import workloads
 from jaxopt_lab.bench.epoch_profile import profile_epoch
 from jaxopt_lab.bench.layouts import compare_layouts, parse_layout
 from jaxopt_lab.bench.train_throughput import SEED_TABLE, benchmark
-from jaxopt_lab.cli.common import at_least_one
+from jaxopt_lab.cli.common import at_least_one, command_parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    parser = command_parser(__doc__, prog)
     parser.add_argument(
         "--epochs", type=at_least_one(), default=2, help="timed epochs per measurement (≥ 1)"
     )

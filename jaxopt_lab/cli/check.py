@@ -1,9 +1,9 @@
 """Check an optimizer against the conformance properties of jaxopt_lab.testing; print the table.
 
-    python scripts/check_optimizer.py adam --set learning_rate=1e-2
-    python scripts/check_optimizer.py adam --reference optax.adam --set learning_rate=0.05 b1=0.8
-    python scripts/check_optimizer.py optax.lion --set learning_rate=1e-3 --skip rosenbrock
-    python scripts/check_optimizer.py adam --reference tests.reference:reference_adam
+    jaxopt-lab check adam --set learning_rate=1e-2
+    jaxopt-lab check adam --reference optax.adam --set learning_rate=0.05 b1=0.8
+    jaxopt-lab check optax.lion --set learning_rate=1e-3 --skip rosenbrock
+    jaxopt-lab check adam --reference tests.reference:reference_adam
 
 OPTIMIZER and --reference are registry names (adam), optax names (optax.lion,
 optax.contrib.muon) or package.module:attribute (a factory, or for --reference also a NumPy rule
@@ -20,11 +20,17 @@ from typing import Any
 
 from jaxopt_lab import testing
 from jaxopt_lab._typed_yaml import ConfigError, parse_override
-from jaxopt_lab.cli.common import add_debug_argument, add_set_argument, at_least_one, run_main
+from jaxopt_lab.cli.common import (
+    add_debug_argument,
+    add_set_argument,
+    at_least_one,
+    command_parser,
+    run_main,
+)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    parser = command_parser(__doc__, prog)
     parser.add_argument("optimizer", help="adam, optax.lion or package.module:factory")
     parser.add_argument("--reference", help="what to follow step by step (same forms, or a rule)")
     add_set_argument(parser, "hyperparameters, e.g. learning_rate=1e-2 b1=0.8 (repeatable)")

@@ -2,7 +2,7 @@
 
 Every command's ``main`` runs its work through ``run_main``: a failure the user can act on ends
 in one ``error: …`` line on stderr and exit status 2, an interrupt (Ctrl-C, SIGTERM) in the
-script's own hint and status 130 or 143, never a Python traceback unless ``--debug`` asks for
+command's own hint and status 130 or 143, never a Python traceback unless ``--debug`` asks for
 it. It also puts the working directory on the module path, as ``python -m`` does, so that an
 optimizer reference ``module:factory`` finds a module there.
 """
@@ -17,7 +17,19 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from jaxopt_lab.optimizers.registry import add_module_folder
+
+def command_parser(doc: str, prog: str | None) -> argparse.ArgumentParser:
+    """The parser of the command whose module docstring is ``doc``: its first line describes the
+    command, the rest (its examples, ``jaxopt-lab <command> …``, then notes) ends ``--help``.
+    ``prog`` names the command in usage and error lines (``jaxopt-lab train``); ``None``, as
+    for ``python scripts/train.py``, names the script file."""
+    summary, _, rest = doc.strip().partition("\n")
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=summary,
+        epilog="examples:\n" + rest.strip("\n"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def add_set_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
@@ -61,6 +73,8 @@ def run_main(work: Callable[[], int], *, debug: bool, interrupted: str | None = 
     the line ``interrupted; <interrupted>`` and status 130, SIGTERM (``kill``, a job scheduler)
     the same line and status 143 (with ``debug``, all propagate). A full disk adds how to go
     on to its error line: ``free some space, then: <interrupted>``."""
+    from jaxopt_lab.optimizers.registry import add_module_folder  # imports JAX: only here
+
     add_module_folder(Path.cwd())
     terminated: list[int] = []
     try:

@@ -1,12 +1,12 @@
-"""Run a study from its config and write its report.
+r"""Run a study from its config and write its report.
 
-    python scripts/compare.py --config configs/studies/seed_table.yaml --out runs/seed_table
-    python scripts/compare.py --config configs/studies/seed_table.yaml --out /tmp/quick \
+    jaxopt-lab compare --config configs/studies/seed_table.yaml --out runs/seed_table
+    jaxopt-lab compare --config configs/studies/seed_table.yaml --out /tmp/quick \
         --set train.epochs=2 train.seeds=[0,1] data.train_size=2000 --quiet
 
 A run directory already holding finished run sets keeps them (an interrupted one is resumed);
 --overwrite retrains everything; a rerun with other runs than the directory holds is refused
-before anything is written, and so is a scripts/train.py run's directory. Ends by printing where
+before anything is written, and so is a `jaxopt-lab train` run's directory. Ends by printing where
 the report is and its headline table. Errors end in one `error:` line (exit status 2), Ctrl-C
 and SIGTERM in how to continue (130, 143); --debug shows the traceback.
 """
@@ -18,14 +18,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from jaxopt_lab.cli.common import add_debug_argument, add_set_argument, run_main
+from jaxopt_lab.cli.common import add_debug_argument, add_set_argument, command_parser, run_main
 from jaxopt_lab.engine.outputs import OUTPUT_NAMES, OutputExistsError
 from jaxopt_lab.studies.load import load_spec
 from jaxopt_lab.studies.runner import run_study
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    parser = command_parser(__doc__, prog)
     parser.add_argument(
         "--config", required=True, help="study YAML, e.g. configs/studies/seed_table.yaml"
     )

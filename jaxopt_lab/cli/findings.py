@@ -1,7 +1,7 @@
 """Rebuild README.md's Findings from the published studies in results/, or check they are current.
 
-    python scripts/findings.py            # rebuild results/*/report.md and the README's block
-    python scripts/findings.py --check    # exit 1 unless every cited study is current
+    jaxopt-lab findings             # rebuild results/*/report.md and the README's block
+    jaxopt-lab findings --check     # exit 1 unless every cited study is current
 
 --check verifies every cited study against the present code (same run sets, same split, the
 same replays within tolerance: jaxopt_lab/studies/publish.py), its report against what the
@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from jaxopt_lab.cli.common import add_debug_argument, run_main
+from jaxopt_lab.cli.common import add_debug_argument, command_parser, run_main
 from jaxopt_lab.findings import (
     CITED,
     FindingsError,
@@ -30,8 +30,8 @@ from jaxopt_lab.findings import (
 from jaxopt_lab.studies.replays import Replayer
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    parser = command_parser(__doc__, prog)
     parser.add_argument("--results", default="results", help="where the studies are published")
     parser.add_argument("--readme", default="README.md", help="the README to rebuild")
     parser.add_argument("--check", action="store_true", help="only verify; exit 1 if stale")

@@ -1,10 +1,10 @@
 """Publish a finished study into results/, put a published one back to train further, or check one.
 
-    python scripts/publish.py runs/seed_table                    # → results/seed_table/
-    python scripts/publish.py runs/field --allow-incomplete      # the finished run sets so far
-    python scripts/publish.py --restore results/field runs/field # then rerun its compare.py
-    python scripts/publish.py --check results/seed_table [...]   # exit 1 unless current
-    python scripts/publish.py --seal runs/old_study              # records written before seals
+    jaxopt-lab publish runs/seed_table                     # → results/seed_table/
+    jaxopt-lab publish runs/field --allow-incomplete       # the finished run sets so far
+    jaxopt-lab publish --restore results/field runs/field  # then rerun its compare command
+    jaxopt-lab publish --check results/seed_table [...]    # exit 1 unless current
+    jaxopt-lab publish --seal runs/old_study               # records written before seals
 
 Publishing copies the study's records (no checkpoints), records what the present code computes
 on the study's replays (fingerprint.json) and rebuilds the report from the published records.
@@ -17,14 +17,14 @@ import argparse
 import time
 from pathlib import Path
 
-from jaxopt_lab.cli.common import add_debug_argument, run_main
+from jaxopt_lab.cli.common import add_debug_argument, command_parser, run_main
 from jaxopt_lab.studies.publish import publish, restore, verify
 from jaxopt_lab.studies.replays import Replayer
 from jaxopt_lab.studies.store import Store
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    parser = command_parser(__doc__, prog)
     parser.add_argument("dirs", nargs="+", help="a study run directory (runs/NAME), or see below")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(

@@ -1,11 +1,11 @@
-"""Train the run set of a config on a workload (MNIST by default) and write its output directory.
+r"""Train the run set of a config on a workload (MNIST by default) and write its output directory.
 
-    python scripts/train.py --config configs/adam.yaml --out runs/adam
-    python scripts/train.py --set workload.name=mnist1d_cnn      # configs/workloads/<name>.yaml
-    python scripts/train.py --config configs/adam.yaml --set train.epochs=3 \
+    jaxopt-lab train --config configs/adam.yaml --out runs/adam
+    jaxopt-lab train --set workload.name=mnist1d_cnn     # configs/workloads/<name>.yaml
+    jaxopt-lab train --config configs/adam.yaml --set train.epochs=3 \
         train.seeds=[0,1,2] optimizer.learning_rate=[1e-3,3e-3] --out runs/adam-sweep
-    python scripts/train.py --config configs/sgd.yaml --config configs/adam.yaml --out runs/cmp
-    python scripts/train.py --config configs/adam.yaml --set optimizer.name=optax.lion \
+    jaxopt-lab train --config configs/sgd.yaml --config configs/adam.yaml --out runs/cmp
+    jaxopt-lab train --config configs/adam.yaml --set optimizer.name=optax.lion \
         "optimizer.hparams={}" optimizer.learning_rate=[1e-4,3e-4] --out runs/lion-sweep
 
 Without --config, the run config is the workload's own, configs/workloads/<workload.name>.yaml
@@ -15,7 +15,7 @@ my_module:my_factory (from the working directory, PYTHONPATH or the config file'
 
 Several --config files train together in one compiled program (their model/train/data
 sections must match; --set applies to each). Existing outputs need --resume or --overwrite; a
-study's directory (scripts/compare.py) is refused. Errors end in one `error:` line (exit status
+study's directory (jaxopt-lab compare) is refused. Errors end in one `error:` line (exit status
 2), Ctrl-C and SIGTERM in how to resume (130, 143); --debug shows the traceback.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 import jax
 
 from jaxopt_lab import workloads
-from jaxopt_lab.cli.common import add_debug_argument, add_set_argument, run_main
+from jaxopt_lab.cli.common import add_debug_argument, add_set_argument, command_parser, run_main
 from jaxopt_lab.config import ConfigError, load_config
 from jaxopt_lab.engine import train, train_many
 from jaxopt_lab.engine.outputs import OutputExistsError
@@ -41,8 +41,8 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 WORKLOAD_CONFIGS = Path("configs") / "workloads"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    parser = command_parser(__doc__, prog)
     parser.add_argument(
         "--config",
         action="append",
