@@ -36,7 +36,7 @@ $(NOTEBOOKS_STAMP): pyproject.toml | $(PY)
 setup: $(STAMP)
 
 run: $(RUN_STAMP)
-	$(PY) scripts/compare.py --config configs/studies/seed_table.yaml --out $(RUN_OUT)
+	$(VENV)/bin/jaxopt-lab compare --config configs/studies/seed_table.yaml --out $(RUN_OUT)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
