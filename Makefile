@@ -1,7 +1,7 @@
 # Two commands do everything on a fresh machine with Python >= 3.11 and pip:
 #   make run    set up .venv, then run the main job (the seed comparison)
 #   make test   set up .venv, then lint, check the published results (results/) against the
-#               present code, and run the test suite
+#               present code, and run the test suite (one worker per core: pytest-xdist)
 # and one opens the workshop's exercises (see notebooks/README.md):
 #   make notebooks  set up .venv with JupyterLab (the [notebooks] extra), then start
 #                   `jupyter lab notebooks/`
@@ -42,7 +42,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) scripts/findings.py --check
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadscope
 
 findings: $(STAMP)
 	$(PY) scripts/findings.py --check
