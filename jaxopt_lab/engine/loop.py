@@ -242,10 +242,8 @@ def make_epoch(spec: RunSetSpec) -> Callable[..., tuple[tuple[GroupState, ...], 
             if rates.shape[0] == 1:  # carried without its run axis (per_seed)
                 p, s, loss_sum = one(p, s, rates[0])
                 loss_sum = loss_sum[None]
-            else:  # each run sees its matrices as the model made them (_carried_matrices)
-                p, s, loss_sum = jax.vmap(
-                    lambda p, s, lr, one=one: _carried_matrices(one(*_carried_matrices(p, s), lr))
-                )(p, s, rates)
+            else:
+                p, s, loss_sum = jax.vmap(one)(p, s, rates)
             new_params.append(p)
             new_states.append(s)
             sums.append(loss_sum)
@@ -271,7 +269,6 @@ def make_epoch(spec: RunSetSpec) -> Callable[..., tuple[tuple[GroupState, ...], 
 
         # A group of one run is carried through the scan without its run axis: indexed and
         # re-expanded at every step, its leaves were copied before and after each update.
-        # A group of several runs carries its matrices transposed (_carried_matrices).
         single = tuple(r.shape[0] == 1 for r in learning_rates)
         totals = tuple(jnp.zeros(r.shape[0], jnp.float32) for r in learning_rates)
         carry = (_run_axis(params, single, drop=True), _run_axis(opt_states, single, drop=True))
@@ -375,35 +372,13 @@ def over_runs(fn: Callable[..., Any], size: int) -> Callable[..., Any]:
 
 
 def _run_axis(groups: tuple[Any, ...], single: tuple[bool, ...], drop: bool = False) -> Any:
-    """Each group's tree as the epoch's scan carries it (``drop``), or back: a group of one run
-    without its run axis, a group of several runs with its matrices transposed
-    (``_carried_matrices``, its own inverse)."""
+    """Each group's tree with its leading run axis dropped (``drop``) or restored, for the
+    groups marked ``single``; the others unchanged."""
     change = (lambda a: a[0]) if drop else (lambda a: a[None])
     return tuple(
-        jax.tree.map(change, tree) if one else _carried_matrices(tree, runs=True)
+        jax.tree.map(change, tree) if one else tree
         for tree, one in zip(groups, single, strict=True)
     )
-
-
-def _carried_matrices(*trees: Any, runs: bool = False) -> Any:
-    """Every matrix leaf (2-D per run; ``runs``: the leaves carry a leading run axis)
-    transposed, on CPU: a group of several runs carries its ``[784, 128]`` kernels (and the
-    optimizer state of their shape) as ``[128, 784]`` through the epoch's scan, and each run's
-    step transposes them back, so the optimizers and the model see the leaves they made.
-
-    The math is the same; the layout is XLA:CPU's: vmapped, the forward product x·W of L runs
-    is one ``[B, 784]·[784, L·128]`` matmul, for which XLA transposed the stored ``[L, 784,
-    128]`` kernels at every step and transposed the weight gradient (computed ``[L·128, 784]``)
-    back, copying each ``[784, 128]`` leaf twice a step. Stored transposed, both products read
-    and write the carried layout (Adam, five learning rates, one core: 19 % less CPU time per
-    model-sample, docs/benchmarks.md). Elsewhere, and for 3-D and 4-D kernels, unchanged.
-    """
-    if jax.default_backend() != "cpu":
-        return trees[0] if len(trees) == 1 else trees
-    matrix = 3 if runs else 2
-    swap = lambda a: jnp.swapaxes(a, -1, -2) if a.ndim == matrix else a  # noqa: E731
-    out = tuple(jax.tree.map(swap, tree) for tree in trees)
-    return out[0] if len(out) == 1 else out
 
 
 def _repeat(tree: Any, count: int) -> Any:
