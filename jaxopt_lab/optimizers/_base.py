@@ -176,15 +176,17 @@ def tree_map_like(fn: Callable[..., jax.Array], like: Any, *trees: Any) -> Any:
     return jax.tree.map(lambda x, *rest: jnp.asarray(fn(x, *rest)).astype(x.dtype), like, *trees)
 
 
-def full_like(params: Any, value: float) -> Any:
-    """A tree of ``value`` with each leaf's shape and dtype, once ``check_float_params`` passes."""
+def full_like(params: Any, value: float, dtype: Any = None) -> Any:
+    """A tree of ``value`` with each leaf's shape and dtype (or ``dtype``), once
+    ``check_float_params`` passes."""
     check_float_params(params)
-    return jax.tree.map(lambda p: jnp.full_like(p, value), params)
+    return jax.tree.map(lambda p: jnp.full_like(p, value, dtype=dtype), params)
 
 
-def zeros_like(params: Any) -> Any:
-    """A tree of zeros with each leaf's shape and dtype, once ``check_float_params`` passes."""
-    return full_like(params, 0.0)
+def zeros_like(params: Any, dtype: Any = None) -> Any:
+    """A tree of zeros with each leaf's shape and dtype (or ``dtype``), once
+    ``check_float_params`` passes."""
+    return full_like(params, 0.0, dtype)
 
 
 def bias_correction(decay: Any, count: jax.Array) -> jax.Array:

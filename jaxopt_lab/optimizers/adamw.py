@@ -13,6 +13,8 @@ scale_by_learning_rate(η))``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import optax
 
 from jaxopt_lab.optimizers._base import (
@@ -49,6 +51,8 @@ def adamw(
     b2: float = 0.999,
     eps: float = 1e-8,
     weight_decay: float = 1e-2,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> optax.GradientTransformation:
     """AdamW: θ ← θ − η (m̂ / (√v̂ + ε) + λ θ).
 
@@ -58,9 +62,11 @@ def adamw(
       b2: β₂ in [0, 1) (default 0.999).
       eps: ε ≥ 0, added to √v̂ (default 1e-8).
       weight_decay: λ ≥ 0, the decoupled decay (default 1e-2).
+      mu_dtype: the dtype m is stored in, e.g. ``jnp.bfloat16`` (default None: the parameters').
+      nu_dtype: the dtype v is stored in (default None; bfloat16 is a trap: ``adam``'s doc).
     """
     return optax.chain(
-        scale_by_adam(b1, b2, eps),
+        scale_by_adam(b1, b2, eps, mu_dtype, nu_dtype),
         add_decayed_weights(weight_decay),
         scale_by_learning_rate(learning_rate),
     )

@@ -12,6 +12,8 @@ differs slightly; this module follows the schedule-free form.
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax.numpy as jnp
 import optax
 
@@ -21,17 +23,28 @@ from jaxopt_lab.optimizers._base import (
     scale_by_learning_rate,
     tree_map_like,
 )
-from jaxopt_lab.optimizers.adam import check_adam_hyperparameters, init_adam_state, update_moments
+from jaxopt_lab.optimizers.adam import (
+    check_adam_hyperparameters,
+    check_state_dtypes,
+    init_adam_state,
+    store_moments,
+    update_moments,
+)
 
 
 def scale_by_nadam(
-    b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> optax.GradientTransformation:
     """The Nadam direction (β₁ m/(1−β₁^{t+1}) + (1−β₁) g/(1−β₁ᵗ)) / (√v̂ + ε).
 
-    The state is Adam's (``ScaleByAdamState``).
+    The state is Adam's (``ScaleByAdamState``), m and v stored in ``mu_dtype``/``nu_dtype``.
     """
     check_adam_hyperparameters(b1, b2, eps)
+    check_state_dtypes(mu_dtype, nu_dtype)
 
     def update_fn(updates, state, params=None):
         del params
@@ -45,13 +58,20 @@ def scale_by_nadam(
             state.mu,
             state.nu,
         )
-        return direction, state
+        return direction, store_moments(state, mu_dtype, nu_dtype)
 
-    return optax.GradientTransformation(init_adam_state, update_fn)
+    return optax.GradientTransformation(
+        lambda params: init_adam_state(params, mu_dtype, nu_dtype), update_fn
+    )
 
 
 def nadam(
-    learning_rate: ScalarOrSchedule = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+    learning_rate: ScalarOrSchedule = 1e-3,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> optax.GradientTransformation:
     """Nadam: Adam whose first moment looks one step ahead.
 
@@ -60,5 +80,9 @@ def nadam(
       b1: β₁ in [0, 1) (default 0.9).
       b2: β₂ in [0, 1) (default 0.999).
       eps: ε ≥ 0, added to √v̂ (default 1e-8).
+      mu_dtype: the dtype m is stored in, e.g. ``jnp.bfloat16`` (default None: the parameters').
+      nu_dtype: the dtype v is stored in (default None; bfloat16 is a trap: ``adam``'s doc).
     """
-    return optax.chain(scale_by_nadam(b1, b2, eps), scale_by_learning_rate(learning_rate))
+    return optax.chain(
+        scale_by_nadam(b1, b2, eps, mu_dtype, nu_dtype), scale_by_learning_rate(learning_rate)
+    )

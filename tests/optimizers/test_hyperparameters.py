@@ -101,6 +101,8 @@ def test_the_registry_answers_defaults_and_the_run_config_uses_its_message():
         "b1": 0.9,
         "b2": 0.999,
         "eps": 1e-8,
+        "mu_dtype": None,
+        "nu_dtype": None,
     }
     with pytest.raises(ValueError) as direct:
         jol.get_optimizer("adam", beta1=0.9)
