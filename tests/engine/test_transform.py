@@ -85,4 +85,6 @@ def test_resolved_hparams_fill_in_the_optimizer_defaults():
         "b1": 0.8,
         "b2": 0.999,
         "eps": 1e-8,
+        "mu_dtype": None,
+        "nu_dtype": None,
     }

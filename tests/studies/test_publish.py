@@ -9,6 +9,7 @@ one-constant change that moves numbers makes exactly the studies that depend on 
 from __future__ import annotations
 
 import gzip
+import inspect
 import json
 import os
 import runpy
@@ -159,9 +160,12 @@ def test_every_study_is_current_on_the_code_that_published_it(published, tiny_mn
 def test_adams_default_eps_makes_only_the_studies_that_use_it_stale(
     published, tiny_mnist, monkeypatch
 ):
-    # adam(learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8): its default ε, 1e-8 → 1e-3
-    assert adam.__defaults__[-1] == 1e-8
-    monkeypatch.setattr(adam, "__defaults__", (*adam.__defaults__[:-1], 1e-3))
+    # adam(learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8, ...): its default ε, 1e-8 → 1e-3
+    defaults = list(adam.__defaults__)
+    eps = list(inspect.signature(adam).parameters).index("eps")
+    assert defaults[eps] == 1e-8
+    defaults[eps] = 1e-3
+    monkeypatch.setattr(adam, "__defaults__", tuple(defaults))
     verdicts = _verdicts(published, tiny_mnist, monkeypatch)
     assert [n for n, v in verdicts.items() if not v.current] == ["adam_sgd", "surfaces"]
     message = verdicts["adam_sgd"].message()
