@@ -12,12 +12,12 @@ For a leaf MARS takes, with g_t its gradient, g_{t−1} the previous step's (0 a
 
 and for the other leaves plain AdamW on g with their own rate η′ = r η (r =
 ``learning_rate_1d_factor``), β₁′, β₂′ = ``b1_1d``, ``b2_1d``, λ′ = ``weight_decay_1d`` and the
-same ε. The leaves MARS takes
-are those with exactly two dimensions, as in the authors' code (``len(grad.shape) == 2``): 1-D
-biases, scalars *and the 4-D kernels of a CNN* go to AdamW unless ``optimize_1d=True`` (every
-leaf to MARS) or ``mars_mask`` says otherwise (the authors' ResNet-18 runs, ``train_CV.py``, so
-trained the convolutions with AdamW and η′). ``pytorch_optimizer`` gives MARS every leaf with
-``ndim >= 2``: ``mars_mask=lambda params: jax.tree.map(lambda p: p.ndim >= 2, params)`` follows it.
+same ε. The leaves MARS takes are those with exactly two dimensions, as in the authors' code
+(``len(grad.shape) == 2``): 1-D biases, scalars *and the 4-D kernels of a CNN* go to AdamW
+unless ``optimize_1d=True`` (every leaf to MARS) or ``mars_mask`` says otherwise (the authors'
+ResNet-18 runs, ``train_CV.py``, so trained the convolutions with AdamW and η′).
+``pytorch_optimizer`` gives MARS every leaf with ``ndim >= 2``; to follow it, pass
+``mars_mask=lambda params: jax.tree.map(lambda p: p.ndim >= 2, params)``.
 
 Reference: Yuan, Liu, Wu, Gu (2024), "MARS: Unleashing the Power of Variance Reduction for
 Training Large Models", arXiv:2411.10438; the authors' code github.com/AGI-Arena/MARS
@@ -32,11 +32,13 @@ c₁ = (1 + γβ₁/(1 − β₁)) g₁ before clipping (1.475 g₁ at the defau
 with x₀ = x₁, would have no correction there.
 
 Everything else follows the authors' code, which ``pytorch_optimizer.MARS`` (4.1.0) matches
-except where said (``tests/optimizers/test_mars.py`` checks both in float64):
+except where said (``tests/optimizers/test_mars.py`` checks both in float64). optax (0.2.8) has
+no MARS, in ``optax.contrib`` neither.
 
 - ε is added to √v̂ (the bias-corrected root), as the authors' ``denom = (√v / √(1 − β₂ᵗ) + ε)
   (1 − β₁ᵗ)``. ``pytorch_optimizer`` adds it to the uncorrected √(v + 1e-15), i.e. uses
-  ε/√(1 − β₂ᵗ) in this form (10 ε at t = 1 with β₂ = 0.99); the two agree at ε = 0.
+  ε/√(1 − β₂ᵗ) in this form (10 ε at t = 1 with β₂ = 0.99); the two agree at ε = 0, up to
+  that 1e-15.
 - The decay is decoupled and multiplied by the leaf's learning rate (η, or η′ for the AdamW
   leaves): θ ← θ − η (u + λ θ) in both codes. The defaults λ = 0 and λ′ = 0.1 are theirs.
 - The clipping is per leaf (per tensor), not global, in both.
