@@ -8,6 +8,8 @@ with the library: a change of formula there must be made here too, on purpose.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -311,6 +313,152 @@ def reference_ademamix(
     return path
 
 
+def reference_nadamw(
+    grad,
+    theta,
+    steps,
+    learning_rate=1e-3,
+    b1=0.9,
+    b2=0.999,
+    eps=1e-8,
+    weight_decay=1e-2,
+    variant="algoperf",
+    momentum_decay=4e-3,
+):
+    """θ₀, θ₁, … of NAdamW; AlgoPerf's statements (init2winit's ``scale_by_nadam``), optax's
+    (``scale_by_adam(nesterov=True)``) and torch's (``_single_tensor_nadam``), one by one."""
+    m, v, mu_product = np.zeros_like(theta), np.zeros_like(theta), 1.0
+    path = [theta]
+    for step in range(steps):
+        t = step + 1
+        g = grad(theta)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        denominator = np.sqrt(v / (1 - b2**t)) + eps
+        if variant == "algoperf":
+            look_ahead = (b1 * m + (1 - b1) * g) / (1 - b1**t)
+        elif variant == "optax":
+            look_ahead = b1 * m / (1 - b1 ** (t + 1)) + (1 - b1) * g / (1 - b1**t)
+        else:
+            mu = b1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+            mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+            mu_product *= mu
+            look_ahead = (1 - mu) * g / (1 - mu_product) + mu_next * m / (1 - mu_product * mu_next)
+        theta = theta - _eta(learning_rate, step) * (
+            look_ahead / denominator + weight_decay * theta
+        )
+        path.append(theta)
+    return path
+
+
+def _caution(direction, g, rescale):
+    """The authors' mask on a direction along g: 1[d g > 0], rescaled per leaf."""
+    mask = (direction * g > 0).astype(float)
+    if rescale == "count":
+        return mask * (mask.size / (mask.sum() + 1))
+    return mask / max(mask.mean(), 1e-3)
+
+
+def reference_cautious_adamw(
+    grad,
+    theta,
+    steps,
+    learning_rate=1e-3,
+    b1=0.9,
+    b2=0.999,
+    eps=1e-8,
+    weight_decay=1e-2,
+    rescale="count",
+):
+    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    path = [theta]
+    for step in range(steps):
+        t, g, eta = step + 1, grad(theta), _eta(learning_rate, step)
+        theta = theta * (1 - eta * weight_decay)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        update = m * _caution(m, g, rescale) / (1 - b1**t)
+        theta = theta - eta * update / (np.sqrt(v / (1 - b2**t)) + eps)
+        path.append(theta)
+    return path
+
+
+def reference_cautious_lion(
+    grad, theta, steps, learning_rate=1e-4, b1=0.9, b2=0.99, weight_decay=0.0, rescale="count"
+):
+    m = np.zeros_like(theta)
+    path = [theta]
+    for step in range(steps):
+        g, eta = grad(theta), _eta(learning_rate, step)
+        theta = theta * (1 - eta * weight_decay)
+        c = np.sign(b1 * m + (1 - b1) * g)
+        theta = theta - eta * c * _caution(c, g, rescale)
+        m = b2 * m + (1 - b2) * g
+        path.append(theta)
+    return path
+
+
+def reference_mars(
+    grad,
+    theta,
+    steps,
+    learning_rate=3e-3,
+    b1=0.95,
+    b2=0.99,
+    gamma=0.025,
+    eps=1e-8,
+    weight_decay=0.0,
+    mars_type="adamw",
+    optimize_1d=False,
+    learning_rate_1d_factor=1.0,
+    b1_1d=0.9,
+    b2_1d=0.95,
+    weight_decay_1d=0.1,
+    use_mars=None,
+    eps_form="authors",
+    clipped=None,
+):
+    """The authors' ``update_fn`` on one array (``use_mars``: None for their ndim == 2 rule).
+
+    ``clipped``, a list, collects whether ‖c‖ > 1 at each MARS step.
+    """
+    use_mars = (optimize_1d or np.ndim(theta) == 2) if use_mars is None else use_mars
+    exp_avg, exp_avg_sq, last_grad = (np.zeros_like(theta) for _ in range(3))
+
+    def denominator(v, beta1, beta2, t):
+        bias_correction1, bias_correction2 = 1.0 - beta1**t, 1.0 - beta2**t
+        if eps_form == "authors":
+            return (np.sqrt(v) * (1 / math.sqrt(bias_correction2)) + eps) * bias_correction1
+        return (np.sqrt(v + 1e-15) + eps) / math.sqrt(bias_correction2) * bias_correction1
+
+    path = [theta]
+    for step in range(steps):
+        t, g, lr = step + 1, grad(theta), _eta(learning_rate, step)
+        if use_mars:
+            c_t = (g - last_grad) * (gamma * (b1 / (1.0 - b1))) + g
+            c_t_norm = np.linalg.norm(c_t)
+            if clipped is not None:
+                clipped.append(c_t_norm > 1.0)
+            if c_t_norm > 1.0:
+                c_t = c_t / c_t_norm
+            exp_avg = exp_avg * b1 + (1.0 - b1) * c_t
+            if mars_type == "adamw":
+                exp_avg_sq = exp_avg_sq * b2 + (1.0 - b2) * c_t * c_t
+                update = exp_avg / denominator(exp_avg_sq, b1, b2, t)
+            else:
+                update = np.sign(exp_avg)
+            theta = theta - lr * (theta * weight_decay + update)
+        else:
+            lr_1d = lr * learning_rate_1d_factor
+            exp_avg = exp_avg * b1_1d + (1.0 - b1_1d) * g
+            exp_avg_sq = exp_avg_sq * b2_1d + (1.0 - b2_1d) * g * g
+            update = exp_avg / denominator(exp_avg_sq, b1_1d, b2_1d, t)
+            theta = theta - lr_1d * (theta * weight_decay_1d + update)
+        last_grad = g
+        path.append(theta)
+    return path
+
+
 REFERENCES = {
     "sgd": reference_sgd,
     "momentum": reference_momentum,
@@ -326,4 +474,8 @@ REFERENCES = {
     "schedule_free_sgd": reference_schedule_free_sgd,
     "schedule_free_adamw": reference_schedule_free_adamw,
     "ademamix": reference_ademamix,
+    "nadamw": reference_nadamw,
+    "cautious_adamw": reference_cautious_adamw,
+    "cautious_lion": reference_cautious_lion,
+    "mars": reference_mars,
 }

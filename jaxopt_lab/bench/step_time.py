@@ -63,6 +63,9 @@ OPTAX_EQUIVALENTS: dict[str, Callable[[], optax.GradientTransformation]] = {
     "schedule_free_sgd": lambda: optax.contrib.schedule_free_sgd(LEARNING_RATE),
     "schedule_free_adamw": lambda: optax.contrib.schedule_free_adamw(LEARNING_RATE),
     "ademamix": lambda: optax.contrib.ademamix(LEARNING_RATE),
+    # optax's NAdamW is nadamw(variant="optax"); the default (AlgoPerf's) differs only in how
+    # the look-ahead is bias-corrected, at the same cost. optax has no cautious optimizer.
+    "nadamw": lambda: optax.nadamw(LEARNING_RATE, weight_decay=1e-2),
 }
 
 _SIZE_SUFFIXES = {"": 1, "k": 1_000, "M": 1_000_000}

@@ -12,8 +12,10 @@ from jaxopt_lab.optimizers.adagrad import ScaleByAdagradState, adagrad, scale_by
 from jaxopt_lab.optimizers.adam import ScaleByAdamState, adam, scale_by_adam
 from jaxopt_lab.optimizers.adamw import adamw, add_decayed_weights
 from jaxopt_lab.optimizers.ademamix import ScaleByAdemamixState, ademamix, scale_by_ademamix
+from jaxopt_lab.optimizers.cautious import cautious, cautious_adamw, cautious_lion
 from jaxopt_lab.optimizers.flat import flat
 from jaxopt_lab.optimizers.lion import ScaleByLionState, lion, scale_by_lion
+from jaxopt_lab.optimizers.mars import ScaleByMarsState, mars, scale_by_mars
 from jaxopt_lab.optimizers.momentum import (
     MomentumState,
     ScaleByMomentumState,
@@ -22,6 +24,7 @@ from jaxopt_lab.optimizers.momentum import (
 )
 from jaxopt_lab.optimizers.muon import ScaleByMuonState, muon, newton_schulz, scale_by_muon
 from jaxopt_lab.optimizers.nadam import nadam, scale_by_nadam
+from jaxopt_lab.optimizers.nadamw import ScaleByNadamwState, nadamw, scale_by_nadamw
 from jaxopt_lab.optimizers.nesterov import nesterov, scale_by_nesterov
 from jaxopt_lab.optimizers.registry import (
     OPTIMIZERS,
@@ -49,8 +52,10 @@ __all__ = [
     "ScaleByAdamState",
     "ScaleByAdemamixState",
     "ScaleByLionState",
+    "ScaleByMarsState",
     "ScaleByMomentumState",
     "ScaleByMuonState",
+    "ScaleByNadamwState",
     "ScaleByRmsState",
     "ScaleByRmspropState",
     "ScheduleFreeState",
@@ -60,14 +65,19 @@ __all__ = [
     "adamw",
     "add_decayed_weights",
     "ademamix",
+    "cautious",
+    "cautious_adamw",
+    "cautious_lion",
     "eval_params",
     "flat",
     "get_optimizer",
     "hyperparameter_names",
     "lion",
+    "mars",
     "momentum",
     "muon",
     "nadam",
+    "nadamw",
     "nesterov",
     "newton_schulz",
     "register_optimizer",
@@ -79,9 +89,11 @@ __all__ = [
     "scale_by_bias_corrected_rms",
     "scale_by_learning_rate",
     "scale_by_lion",
+    "scale_by_mars",
     "scale_by_momentum",
     "scale_by_muon",
     "scale_by_nadam",
+    "scale_by_nadamw",
     "scale_by_nesterov",
     "scale_by_rmsprop",
     "schedule_free",

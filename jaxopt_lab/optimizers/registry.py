@@ -45,10 +45,13 @@ from jaxopt_lab.optimizers.adagrad import adagrad
 from jaxopt_lab.optimizers.adam import adam
 from jaxopt_lab.optimizers.adamw import adamw
 from jaxopt_lab.optimizers.ademamix import ademamix
+from jaxopt_lab.optimizers.cautious import cautious_adamw, cautious_lion
 from jaxopt_lab.optimizers.lion import lion
+from jaxopt_lab.optimizers.mars import mars
 from jaxopt_lab.optimizers.momentum import momentum
 from jaxopt_lab.optimizers.muon import muon
 from jaxopt_lab.optimizers.nadam import nadam
+from jaxopt_lab.optimizers.nadamw import nadamw
 from jaxopt_lab.optimizers.nesterov import nesterov
 from jaxopt_lab.optimizers.rmsprop import rmsprop
 from jaxopt_lab.optimizers.schedule_free import schedule_free_adamw, schedule_free_sgd
@@ -71,6 +74,10 @@ OPTIMIZERS: dict[str, Factory] = {
     "schedule_free_sgd": schedule_free_sgd,
     "schedule_free_adamw": schedule_free_adamw,
     "ademamix": ademamix,
+    "nadamw": nadamw,
+    "cautious_adamw": cautious_adamw,
+    "cautious_lion": cautious_lion,
+    "mars": mars,
 }
 
 # Gradient clipping before the optimizer, by method: threshold ↦ transformation.

@@ -60,8 +60,11 @@ def test_time_step_rejects_zero_repeats():
 
 
 def test_every_optimizer_has_an_optax_equivalent_and_a_flat_path():
+    without = {name for name in jol.OPTIMIZERS if step_time.optax_equivalent(name) is None}
+    assert without == {"cautious_adamw", "cautious_lion", "mars"}  # none of these in optax
     for name in jol.OPTIMIZERS:
-        assert isinstance(step_time.optax_equivalent(name), optax.GradientTransformation)
+        if name not in without:
+            assert isinstance(step_time.optax_equivalent(name), optax.GradientTransformation)
         assert isinstance(
             step_time.jaxopt_lab_optimizer(name, fast_path="flat"), optax.GradientTransformation
         )

@@ -29,6 +29,7 @@ from jaxopt_lab.optimizers.schedule_free import (
     schedule_free,
     schedule_free_adamw,
 )
+from tests.reference import reference_cautious_adamw, reference_cautious_lion
 
 STEPS = 100
 RTOL, ATOL = 1e-9, 1e-12
@@ -51,57 +52,6 @@ def _grad(params):
 
 
 # The literal rules -----------------------------------------------------------------------------
-
-
-def _eta(learning_rate, step):
-    return learning_rate(step) if callable(learning_rate) else learning_rate
-
-
-def _caution(direction, g, rescale):
-    """The authors' mask on a direction along g: 1[d g > 0], rescaled per leaf."""
-    mask = (direction * g > 0).astype(float)
-    if rescale == "count":
-        return mask * (mask.size / (mask.sum() + 1))
-    return mask / max(mask.mean(), 1e-3)
-
-
-def reference_cautious_adamw(
-    grad,
-    theta,
-    steps,
-    learning_rate=1e-3,
-    b1=0.9,
-    b2=0.999,
-    eps=1e-8,
-    weight_decay=1e-2,
-    rescale="count",
-):
-    m, v = np.zeros_like(theta), np.zeros_like(theta)
-    path = [theta]
-    for step in range(steps):
-        t, g, eta = step + 1, grad(theta), _eta(learning_rate, step)
-        theta = theta * (1 - eta * weight_decay)
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g**2
-        update = m * _caution(m, g, rescale) / (1 - b1**t)
-        theta = theta - eta * update / (np.sqrt(v / (1 - b2**t)) + eps)
-        path.append(theta)
-    return path
-
-
-def reference_cautious_lion(
-    grad, theta, steps, learning_rate=1e-4, b1=0.9, b2=0.99, weight_decay=0.0, rescale="count"
-):
-    m = np.zeros_like(theta)
-    path = [theta]
-    for step in range(steps):
-        g, eta = grad(theta), _eta(learning_rate, step)
-        theta = theta * (1 - eta * weight_decay)
-        c = np.sign(b1 * m + (1 - b1) * g)
-        theta = theta - eta * c * _caution(c, g, rescale)
-        m = b2 * m + (1 - b2) * g
-        path.append(theta)
-    return path
 
 
 # Harness ---------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ import pytest
 from jaxopt_lab import testing
 from jaxopt_lab.optimizers.adamw import adamw
 from jaxopt_lab.optimizers.mars import clip_to_unit_norm, mars, mars_labels, scale_by_mars
+from tests.reference import reference_mars
 
 STEPS = 100
 RTOL, ATOL = 1e-9, 1e-12
@@ -68,71 +69,6 @@ def _at_least_2d(params: Any) -> Any:
 
 
 # The literal rule ----------------------------------------------------------------------------
-
-
-def _eta(learning_rate, step):
-    return learning_rate(step) if callable(learning_rate) else learning_rate
-
-
-def reference_mars(
-    grad,
-    theta,
-    steps,
-    learning_rate=3e-3,
-    b1=0.95,
-    b2=0.99,
-    gamma=0.025,
-    eps=1e-8,
-    weight_decay=0.0,
-    mars_type="adamw",
-    optimize_1d=False,
-    learning_rate_1d_factor=1.0,
-    b1_1d=0.9,
-    b2_1d=0.95,
-    weight_decay_1d=0.1,
-    use_mars=None,
-    eps_form="authors",
-    clipped=None,
-):
-    """The authors' ``update_fn`` on one array (``use_mars``: None for their ndim == 2 rule).
-
-    ``clipped``, a list, collects whether ‖c‖ > 1 at each MARS step.
-    """
-    use_mars = (optimize_1d or np.ndim(theta) == 2) if use_mars is None else use_mars
-    exp_avg, exp_avg_sq, last_grad = (np.zeros_like(theta) for _ in range(3))
-
-    def denominator(v, beta1, beta2, t):
-        bias_correction1, bias_correction2 = 1.0 - beta1**t, 1.0 - beta2**t
-        if eps_form == "authors":
-            return (np.sqrt(v) * (1 / math.sqrt(bias_correction2)) + eps) * bias_correction1
-        return (np.sqrt(v + 1e-15) + eps) / math.sqrt(bias_correction2) * bias_correction1
-
-    path = [theta]
-    for step in range(steps):
-        t, g, lr = step + 1, grad(theta), _eta(learning_rate, step)
-        if use_mars:
-            c_t = (g - last_grad) * (gamma * (b1 / (1.0 - b1))) + g
-            c_t_norm = np.linalg.norm(c_t)
-            if clipped is not None:
-                clipped.append(c_t_norm > 1.0)
-            if c_t_norm > 1.0:
-                c_t = c_t / c_t_norm
-            exp_avg = exp_avg * b1 + (1.0 - b1) * c_t
-            if mars_type == "adamw":
-                exp_avg_sq = exp_avg_sq * b2 + (1.0 - b2) * c_t * c_t
-                update = exp_avg / denominator(exp_avg_sq, b1, b2, t)
-            else:
-                update = np.sign(exp_avg)
-            theta = theta - lr * (theta * weight_decay + update)
-        else:
-            lr_1d = lr * learning_rate_1d_factor
-            exp_avg = exp_avg * b1_1d + (1.0 - b1_1d) * g
-            exp_avg_sq = exp_avg_sq * b2_1d + (1.0 - b2_1d) * g * g
-            update = exp_avg / denominator(exp_avg_sq, b1_1d, b2_1d, t)
-            theta = theta - lr_1d * (theta * weight_decay_1d + update)
-        last_grad = g
-        path.append(theta)
-    return path
 
 
 def reference_path(steps=STEPS, use_mars=None, **hyperparameters):

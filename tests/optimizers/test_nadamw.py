@@ -22,6 +22,7 @@ import pytest
 import jaxopt_lab as jol
 from jaxopt_lab import testing
 from jaxopt_lab.optimizers.nadamw import ScaleByNadamwState, nadamw, scale_by_nadamw
+from tests.reference import reference_nadamw
 
 STEPS = 100
 RTOL, ATOL = 1e-9, 1e-12
@@ -43,48 +44,6 @@ def _grad(params):
 
 
 # The literal rule ------------------------------------------------------------------------------
-
-
-def _eta(learning_rate, step):
-    return learning_rate(step) if callable(learning_rate) else learning_rate
-
-
-def reference_nadamw(
-    grad,
-    theta,
-    steps,
-    learning_rate=1e-3,
-    b1=0.9,
-    b2=0.999,
-    eps=1e-8,
-    weight_decay=1e-2,
-    variant="algoperf",
-    momentum_decay=4e-3,
-):
-    """θ₀, θ₁, … of NAdamW; AlgoPerf's statements (init2winit's ``scale_by_nadam``), optax's
-    (``scale_by_adam(nesterov=True)``) and torch's (``_single_tensor_nadam``), one by one."""
-    m, v, mu_product = np.zeros_like(theta), np.zeros_like(theta), 1.0
-    path = [theta]
-    for step in range(steps):
-        t = step + 1
-        g = grad(theta)
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g**2
-        denominator = np.sqrt(v / (1 - b2**t)) + eps
-        if variant == "algoperf":
-            look_ahead = (b1 * m + (1 - b1) * g) / (1 - b1**t)
-        elif variant == "optax":
-            look_ahead = b1 * m / (1 - b1 ** (t + 1)) + (1 - b1) * g / (1 - b1**t)
-        else:
-            mu = b1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
-            mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
-            mu_product *= mu
-            look_ahead = (1 - mu) * g / (1 - mu_product) + mu_next * m / (1 - mu_product * mu_next)
-        theta = theta - _eta(learning_rate, step) * (
-            look_ahead / denominator + weight_decay * theta
-        )
-        path.append(theta)
-    return path
 
 
 # Harness ---------------------------------------------------------------------------------------

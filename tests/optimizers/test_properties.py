@@ -69,6 +69,24 @@ CONFORMANCE = {
         "eps": 1e-7,
         "weight_decay": 1e-3,
     },
+    "nadamw": {"learning_rate": 0.01, "b1": 0.85, "b2": 0.99, "eps": 1e-7, "weight_decay": 1e-3},
+    "cautious_adamw": {
+        "learning_rate": 0.01,
+        "b1": 0.8,
+        "b2": 0.99,
+        "eps": 1e-7,
+        "weight_decay": 1e-3,
+    },
+    "cautious_lion": {"learning_rate": 0.003, "b1": 0.85, "b2": 0.98, "weight_decay": 0.01},
+    "mars": {
+        "learning_rate": 0.01,
+        "b1": 0.9,
+        "b2": 0.98,
+        "gamma": 0.05,
+        "eps": 1e-7,
+        "weight_decay": 1e-3,
+        "optimize_1d": True,
+    },
 }
 
 
@@ -294,6 +312,10 @@ def test_building_block_composes_with_optax(name):
         "schedule_free_sgd": optax.identity,  # schedule-free's direction; η lives in its average
         "schedule_free_adamw": jol.scale_by_bias_corrected_rms,
         "ademamix": jol.scale_by_ademamix,
+        "nadamw": jol.scale_by_nadamw,
+        "cautious_adamw": lambda: jol.cautious(jol.scale_by_adam(), "direction"),
+        "cautious_lion": lambda: jol.cautious(jol.scale_by_lion(), "direction"),
+        "mars": jol.scale_by_mars,
     }[name]
     schedule = optax.cosine_decay_schedule(0.05, decay_steps=50)
     optimizer = optax.chain(
