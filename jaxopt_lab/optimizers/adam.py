@@ -14,12 +14,12 @@ State precision. ``mu_dtype`` and ``nu_dtype`` store m and v in another float dt
 parameters'). The step computes the new moments in the gradient's dtype, takes the direction from
 them, and only then rounds them for storage, as ``optax.adam``'s ``mu_dtype`` does (optax has no
 ``nu_dtype``). A bfloat16 **first** moment is the usual memory saving and costs little. A
-bfloat16 **second** moment is a trap: bfloat16 keeps 8 significant bits, so with β₂ = 0.999 the
-change of v per step, (1 − β₂)(g² − v), is rounded away once it falls below half a unit in the
-last place of v. For a constant gradient v stops at g²/2 instead of approaching g², and each
-step comes out √2 ≈ 1.4 times too large, for good; nor can v decay (β₂v rounds back to v), so
-after a phase of large gradients the steps stay too small (both measured in
-``tests/optimizers/test_state_dtype.py``). Keep ``nu_dtype`` at float32 unless β₂ ≤ 0.99.
+bfloat16 **second** moment is a trap: β₂v rounds back to v in bfloat16 (with β₂ = 0.999 the
+decay is less than half a unit in v's last place), so v cannot decay, and it grows by (1 − β₂)g²
+each step until that increment is itself below half a unit. For a constant gradient v stops at
+g²/2 (each step √2 ≈ 1.4 times too large, for good); after a phase of large gradients it stays
+where it was (steps too small); both measured in ``tests/optimizers/test_state_dtype.py``. Keep
+``nu_dtype`` at float32 unless β₂ ≤ 0.99.
 """
 
 from __future__ import annotations

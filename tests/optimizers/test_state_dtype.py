@@ -66,9 +66,9 @@ def test_a_bfloat16_first_moment_steps_as_optax_adam_with_its_mu_dtype():
 
 def test_a_bfloat16_second_moment_stalls_and_the_steps_come_out_too_large():
     """Constant gradient g = 1: v should reach 1 − β₂ᵗ (0.95 after 3,000 steps) and the Adam
-    direction m̂/√v̂ should be 1. In bfloat16, v stops at 0.5, where its change per step,
-    (1 − β₂)(g² − v) = 0.0005, is below half a unit in its last place (2⁻⁹), so the direction
-    comes out √(0.95/0.5) ≈ 1.38 times too large."""
+    direction m̂/√v̂ should be 1. In bfloat16, β₂v rounds back to v, so v grows by 0.001 a step
+    until that is below half a unit in its last place (2⁻⁹ at 0.5): it stops at 0.5 and the
+    direction comes out √(0.95/0.5) ≈ 1.38 times too large."""
     steps, ones = 3000, jnp.ones(8)
 
     def final(nu_dtype):
