@@ -60,6 +60,16 @@ two give the same θ in exact arithmetic except where stated (all checked in flo
   g gᵀ has rank 1) takes whatever basis of it the ``eigh`` implementation returns, so
   implementations agree there only up to that choice.
 
+Sensitivity. The first step does not move θ, so with full-batch (deterministic) gradients
+the second gradient equals the first, and its rotated entries along the null space of the
+first G Gᵀ (an m × n kernel with m > n: m − n of them) are rounding, ~1e-7 |G| in float32.
+m/(√v + ε) turns such an entry into ±(1 − β₁)/√(1 − β₂) when it exceeds ε (1e-8), so that
+step's direction there follows the rounding: two float32 runs whose gradients differ by one
+ulp (a mean taken as a + (b − a)/2 or as (a + b)/2, e.g. by ``optax.MultiSteps``) part by
+up to ~η in θ after two steps (4e-4 and 1.4e-2 for two 4 × 3 kernels at η = 1e-2). The
+authors' code does the same; with minibatch gradients the entries are not rounding, and a
+larger ε damps it (ε = 1e-3: 1e-7 and 3e-6).
+
 Cost. Per m × n matrix the state holds m, v (mn each), two statistics (m², n²) and two bases
 (m², n²): for [784, 128], 2·100,352 + 2·(614,656 + 16,384) = 1,462,784 numbers, 14.6 per
 parameter (Adam: 2). A step adds four products of G with the bases and two Gram products,
@@ -279,9 +289,9 @@ def scale_by_soap(
     def layout(shape):
         if isinstance(max_precondition_dim, jax.core.Tracer):
             raise ValueError(
-                "max_precondition_dim decides the shapes of SOAP's state, so it cannot be a "
-                "traced array: keep it a Python integer, e.g. optax.inject_hyperparams(soap, "
-                "static_args=('max_precondition_dim',))."
+                "max_precondition_dim decides the shapes of SOAP's state (and, with merge_dims, "
+                "of its step), so it cannot be a traced array there: keep it a Python integer, "
+                "e.g. optax.inject_hyperparams(soap, static_args=('max_precondition_dim',))."
             )
         return preconditioned_shape(
             tuple(shape), int(max_precondition_dim), merge_dims, precondition_1d
@@ -313,7 +323,9 @@ def scale_by_soap(
         )
 
     def update_leaf(g, mu, nu, statistics, bases, count):
-        shape, _ = layout(g.shape)
+        # Which dimensions are preconditioned is in the state (None or not); only a merge needs
+        # max_precondition_dim again, so without one it may be injected (traced) as well.
+        shape = layout(g.shape)[0] if merge_dims and g.ndim > 1 else g.shape
         dtype = _compute_dtype(g.dtype)
         first = count == 0
         grad = g.astype(dtype).reshape(shape)

@@ -699,6 +699,27 @@ def test_low_precision_leaves_keep_float32_statistics_and_their_own_update_dtype
     assert bool(jnp.all(jnp.isfinite(updates["kernel"]))) and bool(jnp.any(updates["kernel"]))
 
 
+@pytest.mark.parametrize(("eps", "apart"), [(1e-8, (1e-4, 1e-1)), (1e-3, (0.0, 1e-5))])
+def test_a_repeated_full_batch_gradient_amplifies_rounding_along_the_null_space(eps, apart):
+    """The module's "Sensitivity": the second gradient equals the first (θ has not moved), and
+    one ulp of difference in it moves θ by far more than an ulp when ε is small."""
+    kernel = jax.random.normal(jax.random.key(0), (4, 3))
+
+    def run(mean):
+        optimizer = soap(1e-2, eps=eps)
+        params, state = {"kernel": kernel}, optimizer.init({"kernel": kernel})
+        for _ in range(2):
+            a, b = (jnp.sin(params["kernel"] * k + 0.3) for k in (1, 2))
+            updates, state = optimizer.update({"kernel": mean(a, b)}, state, params)
+            params = optax.apply_updates(params, updates)
+        return params["kernel"]
+
+    difference = float(
+        jnp.max(jnp.abs(run(lambda a, b: (a + b) / 2) - run(lambda a, b: a + (b - a) / 2)))
+    )
+    assert apart[0] <= difference <= apart[1], difference
+
+
 def test_scale_by_soap_is_the_direction_without_learning_rate_or_decay():
     params = _tree()
     direction = scale_by_soap()
@@ -733,10 +754,25 @@ BAD = [
 ]
 
 
-def test_a_traced_max_precondition_dim_is_refused_with_the_fix():
-    injected = optax.inject_hyperparams(soap)(learning_rate=0.01)
-    with pytest.raises(ValueError, match="static_args=\\('max_precondition_dim',\\)"):
-        jax.jit(injected.init)({"w": jnp.ones((3, 2))})
+def test_max_precondition_dim_may_be_injected_unless_dimensions_are_merged():
+    """The state says which dimensions are preconditioned; a merge needs the number again, and
+    creating the state under jit always does."""
+    params = {"w": jnp.ones((3, 2)), "b": jnp.ones(2)}
+    plain = soap(0.01, max_precondition_dim=2)
+    injected = optax.inject_hyperparams(soap)(learning_rate=0.01, max_precondition_dim=2)
+    state, plain_state = injected.init(params), plain.init(params)
+    assert plain_state[0].statistics["w"][0] is None  # one-sided: 3 > 2
+    for step in range(3):
+        grads = jax.tree.map(lambda p, s=step: jnp.sin(p * (s + 2.0)), params)
+        updates, state = jax.jit(injected.update)(grads, state, params)
+        expected, plain_state = plain.update(grads, plain_state, params)
+        chex.assert_trees_all_close(updates, expected, rtol=1e-6)
+    fix = re.escape("static_args=('max_precondition_dim',)")
+    with pytest.raises(ValueError, match=fix):
+        jax.jit(injected.init)(params)
+    merged = optax.inject_hyperparams(soap)(learning_rate=0.01, merge_dims=True)
+    with pytest.raises(ValueError, match=fix):
+        jax.jit(merged.update)(params, merged.init(params), params)
 
 
 @pytest.mark.parametrize(("hyperparameters", "message"), BAD, ids=[m for _, m in BAD])
