@@ -3,13 +3,17 @@
 Each ``reference_<name>(grad, theta, steps, learning_rate, **hyperparameters)`` runs ``steps``
 updates from ``theta`` and returns the parameter trajectory ``[θ₀, θ₁, …]``. ``grad`` maps θ to
 ∇L(θ); ``learning_rate`` is a number or a function of the 0-based step. Nothing here is shared
-with the library: a change of formula there must be made here too, on purpose.
+with the library: a change of formula there must be made here too, on purpose. (Kron's random
+vectors are drawn with ``jax.random`` by the derivation its module uses, written out again, so
+that both sides take the same draws.)
 """
 
 from __future__ import annotations
 
 import math
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -459,6 +463,313 @@ def reference_mars(
     return path
 
 
+# PSGD Kron (psgd-jax's rule), Q as the dense Kronecker product of its factors.
+
+F32_ROOT_EPS = float(np.sqrt(np.finfo(np.float32).eps, dtype=np.float32))  # 2^-11.5 in f32
+
+
+def _kron_schedule(t):
+    return min(max(math.exp(-0.001 * (t - 500)), 0.03), 1.0)
+
+
+def _kron_draws(seed, count, shapes):
+    """psgd-jax's draws, written out: (U_update, U_balance, [V per leaf]) at 0-based count."""
+    with jax.enable_x64(True):
+        key, sub = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), count))
+        sub, balance_key = jax.random.split(sub)
+        _, v_key = jax.random.split(sub)
+        keys = jax.random.split(v_key, len(shapes))
+        vs = [
+            np.asarray(jax.random.normal(k, s, jnp.float64))
+            for k, s in zip(keys, shapes, strict=True)
+        ]
+        return float(jax.random.uniform(key)), float(jax.random.uniform(balance_key)), vs
+
+
+def _norm_lower_bound(a):
+    m = np.max(np.abs(a))
+    if m == 0:
+        return 0.0
+    a = a / m
+    columns, rows = np.sum(a * a, axis=0), np.sum(a * a, axis=1)
+    i, j = np.argmax(columns), np.argmax(rows)
+    if columns[i] > rows[j]:
+        x = a[:, i] @ a
+        return m * np.linalg.norm(a @ (x / np.linalg.norm(x)))
+    x = a @ a[j]
+    return m * np.linalg.norm(a.T @ (x / np.linalg.norm(x)))
+
+
+def _kron_unfold(x, shape, axis):
+    return np.moveaxis(x.reshape(shape), axis, 0).reshape(shape[axis], -1)
+
+
+def _kron_dense(factor):
+    return factor if factor.ndim == 2 else np.diag(factor)
+
+
+def reference_kron_tree(
+    grad,
+    theta,
+    steps,
+    learning_rate=1e-3,
+    b1=0.9,
+    weight_decay=0.0,
+    decayed=None,
+    preconditioner_update_probability=None,
+    max_size_triangular=8192,
+    min_ndim_triangular=2,
+    memory_save_mode=None,
+    momentum_into_precond_update=True,
+    preconditioner_lr=0.1,
+    preconditioner_init_scale=1.0,
+    precond_damping=F32_ROOT_EPS,
+    preconditioner_update_rule="counter",
+    seed=5318008,
+    mu_dtype=None,
+    precond_dtype=None,
+):
+    """PSGD Kron on a dict of NumPy arrays (leaves in sorted-key order, as jax.tree.leaves);
+    ``decayed``: the names λ applies to (None: all). Q is formed as the dense Kronecker product
+    of its factors; a scalar is a leaf of shape (1,). Returns [θ₀, θ₁, …]."""
+    del mu_dtype, precond_dtype  # float64 throughout
+    names = sorted(theta)
+    shapes = {n: theta[n].shape or (1,) for n in names}
+    factors = {}
+    for n in names:
+        shape = shapes[n]
+        diagonal = [False] * len(shape)
+        if memory_save_mode == "one_diag":
+            diagonal[int(np.argsort(shape)[::-1][0])] = True
+        elif memory_save_mode == "all_diag":
+            diagonal = [True] * len(shape)
+        scale = preconditioner_init_scale ** (1 / len(shape))
+        factors[n] = [
+            scale * np.ones(size)
+            if size == 1 or size > max_size_triangular or len(shape) < min_ndim_triangular or d
+            else scale * np.eye(size)
+            for size, d in zip(shape, diagonal, strict=True)
+        ]
+    m = {n: np.zeros(theta[n].size) for n in names}
+    counter = 0
+    path = [theta]
+    for step in range(steps):
+        t = step + 1
+        g = {n: np.ravel(v) for n, v in grad(theta).items()}
+        m = {n: b1 * m[n] + (1 - b1) * g[n] for n in names}
+        mhat = {n: m[n] / (1 - b1**t) for n in names}
+        p = preconditioner_update_probability
+        p = _kron_schedule(t) if p is None else (p(t) if callable(p) else p)
+        u_update, u_balance, vs = _kron_draws(seed, step, [theta[n].shape for n in names])
+        counter += 1
+        if preconditioner_update_rule == "counter":
+            update = p > 0 and counter >= 1 / p
+        else:
+            update = u_update < p
+        if update:
+            counter = 0
+            for n, v in zip(names, vs, strict=True):
+                shape, fs = shapes[n], factors[n]
+                if u_balance < 0.01 and len(fs) > 1:
+                    norms = [np.max(np.abs(f)) for f in fs]
+                    mean = np.prod(norms) ** (1 / len(fs))
+                    fs = [f * mean / norm for f, norm in zip(fs, norms, strict=True)]
+                h = mhat[n] if momentum_into_precond_update else g[n]
+                v = np.ravel(v)
+                h = h + precond_damping * np.mean(np.abs(h)) * v
+                q = _kron_dense(fs[0])
+                for f in fs[1:]:
+                    q = np.kron(q, _kron_dense(f))
+                a, b = q @ h, np.linalg.solve(q.T, v)
+                new = []
+                for axis, f in enumerate(fs):
+                    a_i, b_i = _kron_unfold(a, shape, axis), _kron_unfold(b, shape, axis)
+                    term1, term2 = a_i @ a_i.T, b_i @ b_i.T
+                    if f.ndim == 2:
+                        step_size = preconditioner_lr / _norm_lower_bound(term1 + term2)
+                        new.append(f - step_size * np.triu(term1 - term2) @ f)
+                    else:
+                        d1, d2 = np.diag(term1), np.diag(term2)
+                        step_size = preconditioner_lr / np.max(np.abs(d1 + d2))
+                        new.append(f - step_size * (d1 - d2) * f)
+                factors[n] = new
+        eta = learning_rate(step) if callable(learning_rate) else learning_rate
+        new_theta = {}
+        for n in names:
+            q = _kron_dense(factors[n][0])
+            for f in factors[n][1:]:
+                q = np.kron(q, _kron_dense(f))
+            u = q.T @ q @ mhat[n]
+            u = u / max(1.0, np.sqrt(np.mean(u * u)) / 1.1)
+            lam = weight_decay if decayed is None or n in decayed else 0.0
+            flat = np.ravel(theta[n])
+            new_theta[n] = (flat - eta * (u + lam * flat)).reshape(theta[n].shape)
+        theta = new_theta
+        path.append(theta)
+    return path
+
+
+def reference_kron(grad, theta, steps, learning_rate=1e-3, **hyperparameters):
+    """The rule on one array θ, the conformance kit's form."""
+    path = reference_kron_tree(
+        lambda tree: {"theta": grad(tree["theta"])},
+        {"theta": theta},
+        steps,
+        learning_rate,
+        **hyperparameters,
+    )
+    return [point["theta"] for point in path]
+
+
+def _soap_merge(shape, max_dim):
+    new_shape, current = [], 1
+    for size in shape:
+        if current * size > max_dim:
+            if current > 1:
+                new_shape.append(current)
+                current = size
+            else:
+                new_shape.append(size)
+                current = 1
+        else:
+            current = current * size
+    if current > 1 or len(new_shape) == 0:
+        new_shape.append(current)
+    return new_shape
+
+
+def reference_soap(
+    grad,
+    theta,
+    steps,
+    learning_rate=3e-3,
+    b1=0.95,
+    b2=0.95,
+    shampoo_beta=None,
+    eps=1e-8,
+    weight_decay=1e-2,
+    precondition_frequency=10,
+    max_precondition_dim=10000,
+    merge_dims=False,
+    precondition_1d=False,
+    correct_bias=True,
+    normalize_gradient=False,
+):
+    """SOAP as the authors' ``soap.py`` writes it, on an array or a dict of arrays."""
+    if not isinstance(theta, dict):
+        path = reference_soap(
+            lambda t: {"": grad(t[""])},
+            {"": theta},
+            steps,
+            learning_rate,
+            b1,
+            b2,
+            shampoo_beta,
+            eps,
+            weight_decay,
+            precondition_frequency,
+            max_precondition_dim,
+            merge_dims,
+            precondition_1d,
+            correct_bias,
+            normalize_gradient,
+        )
+        return [point[""] for point in path]
+    beta_s = b2 if shampoo_beta is None else shampoo_beta
+
+    def reshape(x):  # merge_dims reshapes tensors of 2 or more dimensions
+        return x.reshape(_soap_merge(x.shape, max_precondition_dim)) if merge_dims else x
+
+    def project(x, q_list, back=False):
+        shape = x.shape
+        x = reshape(x) if x.ndim != 1 else x
+        for q in q_list:
+            if q is None:
+                x = np.transpose(x, [*range(1, x.ndim), 0])
+            else:
+                x = np.tensordot(x, q, axes=([0], [1 if back else 0]))
+        return x.reshape(shape)
+
+    states = {}
+    path = [dict(theta)]
+    for step in range(steps):
+        grads = grad(theta)
+        theta = dict(theta)
+        for name, g in grads.items():
+            if name not in states:
+                gg = []
+                if g.ndim == 1:
+                    take = precondition_1d and g.shape[0] <= max_precondition_dim
+                    gg.append(np.zeros((g.shape[0],) * 2) if take else None)
+                else:
+                    gg = [
+                        np.zeros((n, n)) if n <= max_precondition_dim else None
+                        for n in reshape(g).shape
+                    ]
+                states[name] = {
+                    "step": 0,
+                    "exp_avg": np.zeros_like(g),
+                    "exp_avg_sq": np.zeros_like(g),
+                    "GG": gg,
+                    "Q": None,
+                }
+                _update_preconditioner(
+                    states[name], g, beta_s, precondition_frequency, reshape, project
+                )
+                continue  # the first step only starts the preconditioner
+            state = states[name]
+            g_rot = project(g, state["Q"])
+            state["step"] += 1
+            t = state["step"]
+            state["exp_avg"] = b1 * state["exp_avg"] + (1 - b1) * g_rot
+            state["exp_avg_sq"] = b2 * state["exp_avg_sq"] + (1 - b2) * g_rot**2
+            denom = np.sqrt(state["exp_avg_sq"]) + eps
+            step_size = _eta(learning_rate, step)
+            if correct_bias:
+                step_size = step_size * (1 - b2**t) ** 0.5 / (1 - b1**t)
+            norm_grad = project(state["exp_avg"] / denom, state["Q"], back=True)
+            if normalize_gradient:
+                norm_grad = norm_grad / (1e-30 + np.mean(norm_grad**2) ** 0.5)
+            p = theta[name] - step_size * norm_grad
+            if weight_decay > 0:
+                p = p - _eta(learning_rate, step) * weight_decay * p
+            theta[name] = p
+            _update_preconditioner(state, g, beta_s, precondition_frequency, reshape, project)
+        path.append(theta)
+    return path
+
+
+def _update_preconditioner(state, g, beta_s, frequency, reshape, project):
+    if state["Q"] is not None:
+        state["exp_avg"] = project(state["exp_avg"], state["Q"], back=True)
+    grad = reshape(g) if g.ndim != 1 else g
+    for axis, gg in enumerate(state["GG"]):
+        if gg is not None:
+            others = [a for a in range(grad.ndim) if a != axis]
+            outer = np.tensordot(grad, grad, axes=(others, others))
+            state["GG"][axis] = beta_s * gg + (1 - beta_s) * outer
+    if state["Q"] is None:
+        state["Q"] = [
+            None if gg is None else np.linalg.eigh(gg + 1e-30 * np.eye(len(gg)))[1][:, ::-1]
+            for gg in state["GG"]
+        ]
+    if state["step"] > 0 and state["step"] % frequency == 0:
+        exp_avg_sq = reshape(state["exp_avg_sq"]) if g.ndim != 1 else state["exp_avg_sq"]
+        new_q = []
+        for axis, (gg, o) in enumerate(zip(state["GG"], state["Q"], strict=True)):
+            if gg is None:
+                new_q.append(None)
+                continue
+            est_eig = np.diag(o.T @ gg @ o)
+            order = np.argsort(-est_eig)
+            exp_avg_sq = np.take(exp_avg_sq, order, axis=axis)
+            new_q.append(np.linalg.qr(gg @ o[:, order])[0])
+        state["exp_avg_sq"] = exp_avg_sq.reshape(g.shape)
+        state["Q"] = new_q
+    if state["step"] > 0:
+        state["exp_avg"] = project(state["exp_avg"], state["Q"])
+
+
 REFERENCES = {
     "sgd": reference_sgd,
     "momentum": reference_momentum,
@@ -478,4 +789,6 @@ REFERENCES = {
     "cautious_adamw": reference_cautious_adamw,
     "cautious_lion": reference_cautious_lion,
     "mars": reference_mars,
+    "kron": reference_kron,
+    "soap": reference_soap,
 }

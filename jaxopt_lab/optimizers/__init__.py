@@ -14,6 +14,7 @@ from jaxopt_lab.optimizers.adamw import adamw, add_decayed_weights
 from jaxopt_lab.optimizers.ademamix import ScaleByAdemamixState, ademamix, scale_by_ademamix
 from jaxopt_lab.optimizers.cautious import cautious, cautious_adamw, cautious_lion
 from jaxopt_lab.optimizers.flat import flat
+from jaxopt_lab.optimizers.kron import ScaleByKronState, kron, scale_by_kron
 from jaxopt_lab.optimizers.lion import ScaleByLionState, lion, scale_by_lion
 from jaxopt_lab.optimizers.mars import ScaleByMarsState, mars, scale_by_mars
 from jaxopt_lab.optimizers.momentum import (
@@ -43,6 +44,7 @@ from jaxopt_lab.optimizers.schedule_free import (
     schedule_free_sgd,
 )
 from jaxopt_lab.optimizers.sgd import sgd
+from jaxopt_lab.optimizers.soap import ScaleBySoapState, scale_by_soap, soap
 
 __all__ = [
     "OPTIMIZERS",
@@ -51,6 +53,7 @@ __all__ = [
     "ScaleByAdagradState",
     "ScaleByAdamState",
     "ScaleByAdemamixState",
+    "ScaleByKronState",
     "ScaleByLionState",
     "ScaleByMarsState",
     "ScaleByMomentumState",
@@ -58,6 +61,7 @@ __all__ = [
     "ScaleByNadamwState",
     "ScaleByRmsState",
     "ScaleByRmspropState",
+    "ScaleBySoapState",
     "ScheduleFreeState",
     "adadelta",
     "adagrad",
@@ -72,6 +76,7 @@ __all__ = [
     "flat",
     "get_optimizer",
     "hyperparameter_names",
+    "kron",
     "lion",
     "mars",
     "momentum",
@@ -87,6 +92,7 @@ __all__ = [
     "scale_by_adam",
     "scale_by_ademamix",
     "scale_by_bias_corrected_rms",
+    "scale_by_kron",
     "scale_by_learning_rate",
     "scale_by_lion",
     "scale_by_mars",
@@ -96,8 +102,10 @@ __all__ = [
     "scale_by_nadamw",
     "scale_by_nesterov",
     "scale_by_rmsprop",
+    "scale_by_soap",
     "schedule_free",
     "schedule_free_adamw",
     "schedule_free_sgd",
     "sgd",
+    "soap",
 ]

@@ -46,6 +46,7 @@ from jaxopt_lab.optimizers.adam import adam
 from jaxopt_lab.optimizers.adamw import adamw
 from jaxopt_lab.optimizers.ademamix import ademamix
 from jaxopt_lab.optimizers.cautious import cautious_adamw, cautious_lion
+from jaxopt_lab.optimizers.kron import kron
 from jaxopt_lab.optimizers.lion import lion
 from jaxopt_lab.optimizers.mars import mars
 from jaxopt_lab.optimizers.momentum import momentum
@@ -56,6 +57,7 @@ from jaxopt_lab.optimizers.nesterov import nesterov
 from jaxopt_lab.optimizers.rmsprop import rmsprop
 from jaxopt_lab.optimizers.schedule_free import schedule_free_adamw, schedule_free_sgd
 from jaxopt_lab.optimizers.sgd import sgd
+from jaxopt_lab.optimizers.soap import soap
 
 Factory = Callable[..., optax.GradientTransformation]
 
@@ -78,6 +80,8 @@ OPTIMIZERS: dict[str, Factory] = {
     "cautious_adamw": cautious_adamw,
     "cautious_lion": cautious_lion,
     "mars": mars,
+    "kron": kron,
+    "soap": soap,
 }
 
 # Gradient clipping before the optimizer, by method: threshold ↦ transformation.

@@ -110,9 +110,11 @@ EIGH_JITTER = 1e-30
 
 class ScaleBySoapState(NamedTuple):
     """The step count, the moments m (``mu``) and v (``nu``), both in the rotated space and
-    shaped like the parameters, and per leaf a tuple with one statistic S_i (``statistics``)
-    and one basis Q_i (``bases``) per dimension of ``preconditioned_shape``, None where that
-    dimension is not preconditioned."""
+    shaped like the parameters, and per leaf, in ``jax.tree.leaves`` order, a tuple with one
+    statistic S_i (``statistics``) and one basis Q_i (``bases``) per dimension of
+    ``preconditioned_shape``, None where that dimension is not preconditioned. (Tuples in leaf
+    order, as Kron's factors, not trees shaped like the parameters: ``flax.nnx.Optimizer``
+    wraps each parameter-shaped subtree in a variable, which a tuple of matrices is not.)"""
 
     count: jax.Array
     mu: optax.Updates
@@ -312,14 +314,13 @@ def scale_by_soap(
 
     def init_fn(params):
         check_float_params(params)
-        leaves, treedef = jax.tree.flatten(params)
-        pairs = [init_leaf(p) for p in leaves]
+        pairs = [init_leaf(p) for p in jax.tree.leaves(params)]
         return ScaleBySoapState(
             count=jnp.zeros([], jnp.int32),
             mu=zeros_like(params),
             nu=zeros_like(params),
-            statistics=treedef.unflatten([s for s, _ in pairs]),
-            bases=treedef.unflatten([b for _, b in pairs]),
+            statistics=tuple(s for s, _ in pairs),
+            bases=tuple(b for _, b in pairs),
         )
 
     def update_leaf(g, mu, nu, statistics, bases, count):
@@ -386,14 +387,13 @@ def scale_by_soap(
                 leaves,
                 treedef.flatten_up_to(state.mu),
                 treedef.flatten_up_to(state.nu),
-                treedef.flatten_up_to(state.statistics),
-                treedef.flatten_up_to(state.bases),
+                state.statistics,
+                state.bases,
                 strict=True,
             )
         ]
-        directions, mu, nu, statistics, bases = (
-            treedef.unflatten([result[i] for result in results]) for i in range(5)
-        )
+        directions, mu, nu = (treedef.unflatten([r[i] for r in results]) for i in range(3))
+        statistics, bases = (tuple(r[i] for r in results) for i in (3, 4))
         count = optax.safe_increment(state.count)
         return directions, ScaleBySoapState(count, mu, nu, statistics, bases)
 

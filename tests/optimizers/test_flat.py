@@ -55,8 +55,8 @@ def _run(opt: optax.GradientTransformation, params, *, jit: bool = True, steps: 
 # flat() is for element-wise rules; Muon's Newton–Schulz reduces over each matrix, which one
 # flat buffer would turn into a single vector (see jaxopt_lab/optimizers/flat.py).
 # Muon reduces over each matrix, the cautious wrappers rescale each leaf by its own count, MARS
-# clips each leaf by its norm.
-NOT_ELEMENT_WISE = ("muon", "cautious_adamw", "cautious_lion", "mars")
+# clips each leaf by its norm, Kron and SOAP precondition each axis of a leaf.
+NOT_ELEMENT_WISE = ("muon", "cautious_adamw", "cautious_lion", "mars", "kron", "soap")
 ELEMENT_WISE = [name for name in jol.OPTIMIZERS if name not in NOT_ELEMENT_WISE]
 
 

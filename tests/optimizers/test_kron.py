@@ -23,10 +23,10 @@ What is compared exactly, and how the randomness is shared:
   leaves with ≥ 2 axes (it decays no others): at most 8e-16 apart once its clip
   u · min(1, 1.1/(RMS + 1e-6)) is given the RMS without the 1e-6, and 3e-8 apart with it
   (only the kernel, where the clip acts). Without the damping the paths part visibly.
-- The NumPy rule (``reference_kron``, below: Q as the dense Kronecker product, the draws taken
-  from ``jax.random`` by the same derivation, written out again) agrees to rtol 1e-9 on every
-  configuration, including a seed whose balance coin fires, and is the conformance kit's
-  reference.
+- The NumPy rule (``reference_kron`` in tests/reference.py: Q as the dense Kronecker product,
+  the draws taken from ``jax.random`` by the same derivation, written out again) agrees to
+  rtol 1e-9 on every configuration, including a seed whose balance coin fires, and is the
+  conformance kit's reference (test_properties.py).
 
 What is compared only in distribution: the "random" update rule's coin (Li's psgd_torch uses
 ``torch.rand``); here the steps it updates Q are checked to be exactly those whose draw falls
@@ -46,7 +46,6 @@ import numpy as np
 import optax
 import pytest
 
-from jaxopt_lab import testing
 from jaxopt_lab.optimizers.kron import (
     SEED,
     balance,
@@ -58,6 +57,7 @@ from jaxopt_lab.optimizers.kron import (
     preconditioner_draws,
     scale_by_kron,
 )
+from tests.reference import reference_kron_tree
 
 STEPS = 100
 RTOL, ATOL = 1e-9, 1e-12
@@ -149,165 +149,6 @@ def ours_a(damping=None):
 @functools.cache
 def ours_variant(name):
     return run_jax(kron(**VARIANTS[name]), SMALL, steps=60)
-
-
-# The NumPy rule --------------------------------------------------------------------------------
-
-
-F32_ROOT_EPS = float(np.sqrt(np.finfo(np.float32).eps, dtype=np.float32))  # 2^-11.5 in f32
-
-
-def _schedule(t):
-    return min(max(math.exp(-0.001 * (t - 500)), 0.03), 1.0)
-
-
-def _draws(seed, count, shapes):
-    """psgd-jax's draws, written out: (U_update, U_balance, [V per leaf]) at 0-based count."""
-    with jax.enable_x64(True):
-        key, sub = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), count))
-        sub, balance_key = jax.random.split(sub)
-        _, v_key = jax.random.split(sub)
-        keys = jax.random.split(v_key, len(shapes))
-        vs = [
-            np.asarray(jax.random.normal(k, s, jnp.float64))
-            for k, s in zip(keys, shapes, strict=True)
-        ]
-        return float(jax.random.uniform(key)), float(jax.random.uniform(balance_key)), vs
-
-
-def _norm_lower_bound(a):
-    m = np.max(np.abs(a))
-    if m == 0:
-        return 0.0
-    a = a / m
-    columns, rows = np.sum(a * a, axis=0), np.sum(a * a, axis=1)
-    i, j = np.argmax(columns), np.argmax(rows)
-    if columns[i] > rows[j]:
-        x = a[:, i] @ a
-        return m * np.linalg.norm(a @ (x / np.linalg.norm(x)))
-    x = a @ a[j]
-    return m * np.linalg.norm(a.T @ (x / np.linalg.norm(x)))
-
-
-def _unfold(x, shape, axis):
-    return np.moveaxis(x.reshape(shape), axis, 0).reshape(shape[axis], -1)
-
-
-def _dense(factor):
-    return factor if factor.ndim == 2 else np.diag(factor)
-
-
-def reference_kron_tree(
-    grad,
-    theta,
-    steps,
-    learning_rate=1e-3,
-    b1=0.9,
-    weight_decay=0.0,
-    decayed=None,
-    preconditioner_update_probability=None,
-    max_size_triangular=8192,
-    min_ndim_triangular=2,
-    memory_save_mode=None,
-    momentum_into_precond_update=True,
-    preconditioner_lr=0.1,
-    preconditioner_init_scale=1.0,
-    precond_damping=F32_ROOT_EPS,
-    preconditioner_update_rule="counter",
-    seed=5318008,
-    mu_dtype=None,
-    precond_dtype=None,
-):
-    """PSGD Kron on a dict of NumPy arrays (leaves in sorted-key order, as jax.tree.leaves);
-    ``decayed``: the names λ applies to (None: all). Q is formed as the dense Kronecker product
-    of its factors; a scalar is a leaf of shape (1,). Returns [θ₀, θ₁, …]."""
-    del mu_dtype, precond_dtype  # float64 throughout
-    names = sorted(theta)
-    shapes = {n: theta[n].shape or (1,) for n in names}
-    factors = {}
-    for n in names:
-        shape = shapes[n]
-        diagonal = [False] * len(shape)
-        if memory_save_mode == "one_diag":
-            diagonal[int(np.argsort(shape)[::-1][0])] = True
-        elif memory_save_mode == "all_diag":
-            diagonal = [True] * len(shape)
-        scale = preconditioner_init_scale ** (1 / len(shape))
-        factors[n] = [
-            scale * np.ones(size)
-            if size == 1 or size > max_size_triangular or len(shape) < min_ndim_triangular or d
-            else scale * np.eye(size)
-            for size, d in zip(shape, diagonal, strict=True)
-        ]
-    m = {n: np.zeros(theta[n].size) for n in names}
-    counter = 0
-    path = [theta]
-    for step in range(steps):
-        t = step + 1
-        g = {n: np.ravel(v) for n, v in grad(theta).items()}
-        m = {n: b1 * m[n] + (1 - b1) * g[n] for n in names}
-        mhat = {n: m[n] / (1 - b1**t) for n in names}
-        p = preconditioner_update_probability
-        p = _schedule(t) if p is None else (p(t) if callable(p) else p)
-        u_update, u_balance, vs = _draws(seed, step, [theta[n].shape for n in names])
-        counter += 1
-        if preconditioner_update_rule == "counter":
-            update = p > 0 and counter >= 1 / p
-        else:
-            update = u_update < p
-        if update:
-            counter = 0
-            for n, v in zip(names, vs, strict=True):
-                shape, fs = shapes[n], factors[n]
-                if u_balance < 0.01 and len(fs) > 1:
-                    norms = [np.max(np.abs(f)) for f in fs]
-                    mean = np.prod(norms) ** (1 / len(fs))
-                    fs = [f * mean / norm for f, norm in zip(fs, norms, strict=True)]
-                h = mhat[n] if momentum_into_precond_update else g[n]
-                v = np.ravel(v)
-                h = h + precond_damping * np.mean(np.abs(h)) * v
-                q = _dense(fs[0])
-                for f in fs[1:]:
-                    q = np.kron(q, _dense(f))
-                a, b = q @ h, np.linalg.solve(q.T, v)
-                new = []
-                for axis, f in enumerate(fs):
-                    a_i, b_i = _unfold(a, shape, axis), _unfold(b, shape, axis)
-                    term1, term2 = a_i @ a_i.T, b_i @ b_i.T
-                    if f.ndim == 2:
-                        step_size = preconditioner_lr / _norm_lower_bound(term1 + term2)
-                        new.append(f - step_size * np.triu(term1 - term2) @ f)
-                    else:
-                        d1, d2 = np.diag(term1), np.diag(term2)
-                        step_size = preconditioner_lr / np.max(np.abs(d1 + d2))
-                        new.append(f - step_size * (d1 - d2) * f)
-                factors[n] = new
-        eta = learning_rate(step) if callable(learning_rate) else learning_rate
-        new_theta = {}
-        for n in names:
-            q = _dense(factors[n][0])
-            for f in factors[n][1:]:
-                q = np.kron(q, _dense(f))
-            u = q.T @ q @ mhat[n]
-            u = u / max(1.0, np.sqrt(np.mean(u * u)) / 1.1)
-            lam = weight_decay if decayed is None or n in decayed else 0.0
-            flat = np.ravel(theta[n])
-            new_theta[n] = (flat - eta * (u + lam * flat)).reshape(theta[n].shape)
-        theta = new_theta
-        path.append(theta)
-    return path
-
-
-def reference_kron(grad, theta, steps, learning_rate=1e-3, **hyperparameters):
-    """The rule on one array θ, the conformance kit's form."""
-    path = reference_kron_tree(
-        lambda tree: {"theta": grad(tree["theta"])},
-        {"theta": theta},
-        steps,
-        learning_rate,
-        **hyperparameters,
-    )
-    return [point["theta"] for point in path]
 
 
 # psgd-jax --------------------------------------------------------------------------------------
@@ -455,7 +296,7 @@ def test_pytorch_optimizer_s_clip_and_undamped_fit_are_what_part_the_paths(monke
     assert max_difference(damped, theirs) > 1e-5
 
 
-# The NumPy rule and the conformance kit --------------------------------------------------------
+# The NumPy rule (tests/reference.py; the conformance kit runs it in test_properties.py) ---------
 
 
 def test_follows_the_numpy_rule_on_config_a():
@@ -489,27 +330,6 @@ def test_a_balancing_step_follows_the_numpy_rule():
         _grad, {name: START[name] for name in ("matrix", "kernel")}, 10, **config
     )
     assert_paths_close(ours, expected)
-
-
-CONFORMANCE = {
-    "learning_rate": 0.01,
-    "b1": 0.8,
-    "weight_decay": 1e-3,
-    "min_ndim_triangular": 1,  # the kit's 1-D problems get a triangular factor
-    "preconditioner_lr": 0.2,
-    "preconditioner_init_scale": 2.0,
-    "precond_damping": 1e-3,
-    "seed": 7,
-}
-
-
-@pytest.mark.slow  # 90-140 s on the busy 2-core CPU: each property compiles the update anew
-def test_passes_the_conformance_kit_against_the_numpy_rule():
-    report = testing.check_optimizer(
-        kron, hyperparameters=CONFORMANCE, reference=reference_kron, rtol=RTOL, atol=ATOL
-    )
-    report.assert_ok()
-    assert not report.skipped, str(report)
 
 
 # The pieces ------------------------------------------------------------------------------------

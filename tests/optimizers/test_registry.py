@@ -70,7 +70,7 @@ def test_every_form_resolves_to_its_factory(user_module):
 @pytest.mark.parametrize(
     ("reference", "message"),
     [
-        ("adamm", r"unknown optimizer 'adamm'; give a registry name \(sgd, .*mars\), an "),
+        ("adamm", r"unknown optimizer 'adamm'; give a registry name \(sgd, .*soap\), an "),
         ("optax.lionn", r"neither optax nor optax\.contrib has 'lionn'"),
         ("no_such_module:f", r"cannot import the module of optimizer .*No module named"),
         ("user_opts:missing", r"user_opts has no 'missing'; its public callables: .*my_sgd"),

@@ -33,8 +33,9 @@ CASES = [
 ]
 # Muon orthogonalises each matrix of the two-leaf tree, which the NumPy rule on the 6-vector
 # cannot follow; the conformance kit checks its NumPy rule, test_references.py a pytree.
-# Muon, the cautious wrappers and MARS act on whole leaves: the kit's per-leaf problems test them.
-PER_LEAF = ("muon", "cautious_adamw", "cautious_lion", "mars")
+# Muon, the cautious wrappers, MARS, Kron and SOAP act on whole leaves: the kit's per-leaf
+# problems test them.
+PER_LEAF = ("muon", "cautious_adamw", "cautious_lion", "mars", "kron", "soap")
 DEFAULT_CASES = [(name, {"learning_rate": 1e-3}) for name in jol.OPTIMIZERS if name not in PER_LEAF]
 
 

@@ -1,10 +1,11 @@
 """SOAP against its literal NumPy rule and ``pytorch_optimizer.SOAP``, in float64; its pieces.
 
-The NumPy rule ``reference_soap`` below follows the authors' code (github.com/nikhilvyas/SOAP,
-``soap.py``) statement by statement: the first moment projected back and forth at every step,
-the statistics and the bases updated after the step, eigh (flipped to descending) the first
-time and one power iteration + QR (after sorting by Rayleigh quotients) every f-th step, the
-decay of the updated parameter.
+The NumPy rule ``reference_soap`` (tests/reference.py; the conformance kit's reference in
+test_properties.py) follows the authors' code (github.com/nikhilvyas/SOAP, ``soap.py``)
+statement by statement: the first moment projected back and forth at every step, the statistics
+and the bases updated after the step, eigh (flipped to descending) the first time and one power
+iteration + QR (after sorting by Rayleigh quotients) every f-th step, the decay of the updated
+parameter.
 
 Eigenvectors are defined up to sign (θ does not depend on it) and, inside a repeated
 eigenvalue, up to a rotation (θ does). A first gradient G of shape m × n leaves G Gᵀ with a null
@@ -22,6 +23,7 @@ from step 12 on.
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.metadata
 import math
 import re
@@ -33,8 +35,6 @@ import numpy as np
 import optax
 import pytest
 
-from jaxopt_lab import testing
-from jaxopt_lab.optimizers import soap as soap_module
 from jaxopt_lab.optimizers.soap import (
     merge_small_dims,
     preconditioned_shape,
@@ -42,166 +42,14 @@ from jaxopt_lab.optimizers.soap import (
     soap,
     state_size,
 )
+from tests.reference import reference_soap
+
+# The module, not the factory that jaxopt_lab.optimizers exports under the same name.
+soap_module = importlib.import_module("jaxopt_lab.optimizers.soap")
 
 STEPS = 60
 RTOL, ATOL = 1e-8, 1e-12
 REASON = "needs pytorch-optimizer 4.1.0 and torch: pip install pytorch-optimizer==4.1.0"
-
-
-# The literal rule ------------------------------------------------------------------------------
-
-
-def _eta(learning_rate, step):
-    return learning_rate(step) if callable(learning_rate) else learning_rate
-
-
-def _merge(shape, max_dim):
-    new_shape, current = [], 1
-    for size in shape:
-        if current * size > max_dim:
-            if current > 1:
-                new_shape.append(current)
-                current = size
-            else:
-                new_shape.append(size)
-                current = 1
-        else:
-            current = current * size
-    if current > 1 or len(new_shape) == 0:
-        new_shape.append(current)
-    return new_shape
-
-
-def reference_soap(
-    grad,
-    theta,
-    steps,
-    learning_rate=3e-3,
-    b1=0.95,
-    b2=0.95,
-    shampoo_beta=None,
-    eps=1e-8,
-    weight_decay=1e-2,
-    precondition_frequency=10,
-    max_precondition_dim=10000,
-    merge_dims=False,
-    precondition_1d=False,
-    correct_bias=True,
-    normalize_gradient=False,
-):
-    """SOAP as the authors' ``soap.py`` writes it, on an array or a dict of arrays."""
-    if not isinstance(theta, dict):
-        path = reference_soap(
-            lambda t: {"": grad(t[""])},
-            {"": theta},
-            steps,
-            learning_rate,
-            b1,
-            b2,
-            shampoo_beta,
-            eps,
-            weight_decay,
-            precondition_frequency,
-            max_precondition_dim,
-            merge_dims,
-            precondition_1d,
-            correct_bias,
-            normalize_gradient,
-        )
-        return [point[""] for point in path]
-    beta_s = b2 if shampoo_beta is None else shampoo_beta
-
-    def reshape(x):  # merge_dims reshapes tensors of 2 or more dimensions
-        return x.reshape(_merge(x.shape, max_precondition_dim)) if merge_dims else x
-
-    def project(x, q_list, back=False):
-        shape = x.shape
-        x = reshape(x) if x.ndim != 1 else x
-        for q in q_list:
-            if q is None:
-                x = np.transpose(x, [*range(1, x.ndim), 0])
-            else:
-                x = np.tensordot(x, q, axes=([0], [1 if back else 0]))
-        return x.reshape(shape)
-
-    states = {}
-    path = [dict(theta)]
-    for step in range(steps):
-        grads = grad(theta)
-        theta = dict(theta)
-        for name, g in grads.items():
-            if name not in states:
-                gg = []
-                if g.ndim == 1:
-                    take = precondition_1d and g.shape[0] <= max_precondition_dim
-                    gg.append(np.zeros((g.shape[0],) * 2) if take else None)
-                else:
-                    gg = [
-                        np.zeros((n, n)) if n <= max_precondition_dim else None
-                        for n in reshape(g).shape
-                    ]
-                states[name] = {
-                    "step": 0,
-                    "exp_avg": np.zeros_like(g),
-                    "exp_avg_sq": np.zeros_like(g),
-                    "GG": gg,
-                    "Q": None,
-                }
-                _update_preconditioner(
-                    states[name], g, beta_s, precondition_frequency, reshape, project
-                )
-                continue  # the first step only starts the preconditioner
-            state = states[name]
-            g_rot = project(g, state["Q"])
-            state["step"] += 1
-            t = state["step"]
-            state["exp_avg"] = b1 * state["exp_avg"] + (1 - b1) * g_rot
-            state["exp_avg_sq"] = b2 * state["exp_avg_sq"] + (1 - b2) * g_rot**2
-            denom = np.sqrt(state["exp_avg_sq"]) + eps
-            step_size = _eta(learning_rate, step)
-            if correct_bias:
-                step_size = step_size * (1 - b2**t) ** 0.5 / (1 - b1**t)
-            norm_grad = project(state["exp_avg"] / denom, state["Q"], back=True)
-            if normalize_gradient:
-                norm_grad = norm_grad / (1e-30 + np.mean(norm_grad**2) ** 0.5)
-            p = theta[name] - step_size * norm_grad
-            if weight_decay > 0:
-                p = p - _eta(learning_rate, step) * weight_decay * p
-            theta[name] = p
-            _update_preconditioner(state, g, beta_s, precondition_frequency, reshape, project)
-        path.append(theta)
-    return path
-
-
-def _update_preconditioner(state, g, beta_s, frequency, reshape, project):
-    if state["Q"] is not None:
-        state["exp_avg"] = project(state["exp_avg"], state["Q"], back=True)
-    grad = reshape(g) if g.ndim != 1 else g
-    for axis, gg in enumerate(state["GG"]):
-        if gg is not None:
-            others = [a for a in range(grad.ndim) if a != axis]
-            outer = np.tensordot(grad, grad, axes=(others, others))
-            state["GG"][axis] = beta_s * gg + (1 - beta_s) * outer
-    if state["Q"] is None:
-        state["Q"] = [
-            None if gg is None else np.linalg.eigh(gg + 1e-30 * np.eye(len(gg)))[1][:, ::-1]
-            for gg in state["GG"]
-        ]
-    if state["step"] > 0 and state["step"] % frequency == 0:
-        exp_avg_sq = reshape(state["exp_avg_sq"]) if g.ndim != 1 else state["exp_avg_sq"]
-        new_q = []
-        for axis, (gg, o) in enumerate(zip(state["GG"], state["Q"], strict=True)):
-            if gg is None:
-                new_q.append(None)
-                continue
-            est_eig = np.diag(o.T @ gg @ o)
-            order = np.argsort(-est_eig)
-            exp_avg_sq = np.take(exp_avg_sq, order, axis=axis)
-            new_q.append(np.linalg.qr(gg @ o[:, order])[0])
-        state["exp_avg_sq"] = exp_avg_sq.reshape(g.shape)
-        state["Q"] = new_q
-    if state["step"] > 0:
-        state["exp_avg"] = project(state["exp_avg"], state["Q"])
 
 
 # The problem: leaves of several ranks, gradients with step-to-step noise --------------------------
@@ -436,23 +284,7 @@ def test_normalize_gradient_differs_from_the_package_by_its_eps(package_qr_in_fl
         assert_paths_close(ours, theirs, rtol=1e-10, atol=1e-12)
 
 
-# The conformance kit, jit, vmap ------------------------------------------------------------------
-
-KIT = {
-    "learning_rate": 0.02,
-    "b1": 0.9,
-    "b2": 0.95,
-    "weight_decay": 0.05,
-    "precondition_frequency": 3,
-}
-
-
-def test_passes_the_conformance_kit_against_the_numpy_rule():
-    """Every property; most step a 2 × 3 matrix (two-sided SOAP), the reference a 6-vector
-    (without precondition_1d: SOAP's Adam in the standard basis, first-step skip included)."""
-    report = testing.check_optimizer(soap, hyperparameters=KIT, reference=reference_soap)
-    report.assert_ok()
-    assert not report.skipped, str(report)
+# jit, vmap (the conformance kit runs in test_properties.py) -------------------------------------
 
 
 def _tree(dtype=jnp.float32, leaves=("kernel", "bias")):
@@ -619,6 +451,9 @@ def test_the_refresh_is_a_cond_inside_the_compiled_update():
 # The first step, the layout, the state -----------------------------------------------------------
 
 
+BIAS, KERNEL = 0, 1  # the per-leaf tuples of {"kernel", "bias"}, in jax.tree.leaves order
+
+
 def test_the_first_step_only_starts_the_preconditioner():
     rng = np.random.default_rng(0)
     with jax.enable_x64(True):
@@ -628,17 +463,17 @@ def test_the_first_step_only_starts_the_preconditioner():
         updates, state = optimizer.update(grads, optimizer.init(params), params)
         direction = state[0]
         g = np.asarray(grads["kernel"])
-        left, right = direction.statistics["kernel"]
+        left, right = direction.statistics[KERNEL]
         np.testing.assert_allclose(left, 0.3 * g @ g.T, rtol=1e-14)
         np.testing.assert_allclose(right, 0.3 * g.T @ g, rtol=1e-14)
-        q_left, q_right = direction.bases["kernel"]
+        q_left, q_right = direction.bases[KERNEL]
         for statistic, basis in [(left, q_left), (right, q_right)]:
             rayleigh = np.diag(basis.T @ statistic @ basis)
             assert np.all(np.diff(rayleigh) <= 1e-15), "eigenvalues must be descending"
             np.testing.assert_allclose(basis.T @ basis, np.eye(len(basis)), atol=1e-14)
             off_diagonal = basis.T @ statistic @ basis - np.diag(rayleigh)
             assert np.abs(off_diagonal).max() < 1e-14
-        assert direction.statistics["bias"] == (None,)
+        assert direction.statistics[BIAS] == (None,)
     assert all(not np.any(u) for u in jax.tree.leaves(updates))
     assert all(not np.any(m) for m in jax.tree.leaves((direction.mu, direction.nu)))
 
@@ -693,7 +528,7 @@ def test_low_precision_leaves_keep_float32_statistics_and_their_own_update_dtype
     direction = state[0]
     assert updates["kernel"].dtype == jnp.bfloat16
     assert direction.mu["kernel"].dtype == jnp.bfloat16
-    assert {s.dtype for s in direction.statistics["kernel"] + direction.bases["kernel"]} == {
+    assert {s.dtype for s in direction.statistics[0] + direction.bases[0]} == {  # the one leaf
         jnp.dtype(jnp.float32)
     }
     assert bool(jnp.all(jnp.isfinite(updates["kernel"]))) and bool(jnp.any(updates["kernel"]))
@@ -761,7 +596,7 @@ def test_max_precondition_dim_may_be_injected_unless_dimensions_are_merged():
     plain = soap(0.01, max_precondition_dim=2)
     injected = optax.inject_hyperparams(soap)(learning_rate=0.01, max_precondition_dim=2)
     state, plain_state = injected.init(params), plain.init(params)
-    assert plain_state[0].statistics["w"][0] is None  # one-sided: 3 > 2
+    assert plain_state[0].statistics[1][0] is None  # leaves: b, w  # one-sided: 3 > 2
     for step in range(3):
         grads = jax.tree.map(lambda p, s=step: jnp.sin(p * (s + 2.0)), params)
         updates, state = jax.jit(injected.update)(grads, state, params)
