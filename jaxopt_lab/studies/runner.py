@@ -4,8 +4,10 @@
     report = run_study(spec, "runs/seed_table")      # report.path, report.headline
 
 A study directory holds one study. Before anything is written, a rerun is checked against the
-``study.yaml`` already there: it may change only the ``report`` section (which changes no run),
-so a refused rerun leaves the directory, its provenance and its "Regenerate" command as they
+``study.yaml`` already there: it may change only what changes no run (the ``report`` section,
+and for a kind whose rows train in run sets of their own, such as the field study, rows
+appended after the saved ones, the question's wording and its section's report-only keys), so
+a refused rerun leaves the directory, its provenance and its "Regenerate" command as they
 were. Then ``study.yaml`` (so the report can always be rebuilt from the directory alone) and the
 call's provenance (``jaxopt_lab.provenance``) are written, the kind runs
 (``jaxopt_lab.studies.kinds``), and the report is built. The directory is locked for the call
@@ -74,15 +76,35 @@ def check_same_study(store: Store, spec: StudySpec) -> None:
     Raises:
       StudyMismatchError: naming each key that differs beyond the report section.
     """
-    changed = differences(_runs_of(spec_to_dict(stored_spec(store))), _runs_of(spec_to_dict(spec)))
+    saved = spec_to_dict(stored_spec(store))
+    changed = differences(_runs_of(saved), _runs_of(_without_growth(saved, spec_to_dict(spec))))
     if changed:
         raise StudyMismatchError(
             f"{store.root} holds another study or other runs ({'; '.join(changed[:5])}"
             f"{'; …' if len(changed) > 5 else ''}): running this one there would mix them and "
             "its report would claim settings that never ran. Use another --out, or --overwrite "
             "to retrain the directory with this study (only the report section may change on "
-            "a rerun)"
+            "a rerun, and in a field study rows may be appended)"
         )
+
+
+def _without_growth(saved: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` with what a kind that grows by rows may add taken back to ``saved``'s: rows
+    appended after the saved ones (which stay as they were, in order), the question's wording,
+    and its section's ``REPORT_KEYS``."""
+    kind = KINDS.get(new.get("kind"))
+    if kind is None or not kind.grows_by_rows or saved.get("kind") != new.get("kind"):
+        return new
+    grown = dict(new)
+    rows, old_rows = new.get("rows") or [], saved.get("rows") or []
+    if rows[: len(old_rows)] == old_rows:
+        grown["rows"] = old_rows
+    grown["question"] = saved.get("question")
+    section, old_section = new.get(new["kind"]), saved.get(new["kind"])
+    if isinstance(section, dict) and isinstance(old_section, dict):
+        kept = {k: old_section[k] for k in kind.report_keys if k in old_section}
+        grown[new["kind"]] = {**section, **kept}
+    return grown
 
 
 def _runs_of(doc: dict[str, Any]) -> dict[str, Any]:

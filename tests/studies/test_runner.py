@@ -13,6 +13,7 @@ from jaxopt_lab.engine.lock import OutputLock, OutputLockedError
 from jaxopt_lab.studies.load import load_spec, spec_from_dict, stored_spec
 from jaxopt_lab.studies.report import build_report
 from jaxopt_lab.studies.runner import StudyMismatchError, run_study
+from jaxopt_lab.studies.spec import spec_to_dict
 from jaxopt_lab.studies.store import Store
 from tests.studies.conftest import TINY
 
@@ -87,6 +88,16 @@ def test_a_refused_rerun_leaves_the_study_and_its_provenance_as_they_were(
     ):
         run_study(changed, out, quiet=True, data=tiny_mnist)
     assert {name: (out / name).read_bytes() for name in before} == before
+
+
+def test_a_compare_study_does_not_grow_by_rows(seed_table_run, tiny_mnist):
+    """Its rows are groups of one program, so an appended row would change the run set that
+    ran: refused (the field study, whose rows train alone, may grow: test_field.py)."""
+    out, _ = seed_table_run
+    doc = spec_to_dict(load_spec("configs/studies/seed_table.yaml", TINY))
+    doc["rows"] = [*doc["rows"], {**doc["rows"][-1], "name": "Adam again"}]
+    with pytest.raises(StudyMismatchError, match=r"rows: was"):
+        run_study(spec_from_dict(doc), out, quiet=True, data=tiny_mnist)
 
 
 def test_a_rerun_may_change_the_report_section_only(seed_table_run, tiny_mnist):

@@ -12,7 +12,10 @@ A kind's module defines:
   report's lines, headline, tables and figures, which the store writes;
 - either ``plan(spec, store)``: the phases it trains with the engine (``runsets.Phase``), from
   which its run sets and its replays follow, or ``replays(spec)``: the replays of a kind with
-  its own loop (``jaxopt_lab.studies.replays``), and ``USES_DATA``: whether it reads MNIST.
+  its own loop (``jaxopt_lab.studies.replays``), and ``USES_DATA``: whether it reads MNIST;
+- optionally ``GROWS_BY_ROWS``: each row trains in run sets of its own, so a rerun may append
+  rows and keep every finished run set (``runner.check_same_study``), and ``REPORT_KEYS``: the
+  keys of its section that only its report reads, which a rerun may change too.
 
 Adding a kind is a module here and its entry in ``KINDS``.
 """
@@ -43,6 +46,8 @@ class Kind:
     plan: Plan | None = None
     replays: Callable[[StudySpec], dict[str, Replay]] | None = None
     uses_data: bool = True
+    grows_by_rows: bool = False
+    report_keys: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, module: ModuleType) -> Kind:
@@ -54,6 +59,8 @@ class Kind:
             plan=getattr(module, "plan", None),
             replays=getattr(module, "replays", None),
             uses_data=getattr(module, "USES_DATA", True),
+            grows_by_rows=getattr(module, "GROWS_BY_ROWS", False),
+            report_keys=getattr(module, "REPORT_KEYS", ()),
         )
 
 

@@ -70,6 +70,11 @@ from jaxopt_lab.studies.spec import Row, StudySpec, require_rows, row_config_dic
 from jaxopt_lab.studies.store import RowData, Store
 
 TRIALS, FINAL = "trials", "final"
+# Each row trains in run sets of its own (its trials, its two arms), so the study may gain
+# optimizers and keep every run set it has; the verdict's rows, the profile's targets and the
+# bootstrap are read by the report alone.
+GROWS_BY_ROWS = True
+REPORT_KEYS = ("modern", "baselines", "targets", "bootstrap_resamples", "bootstrap_seed")
 # Metrics a trial may be selected by: validation only, the test set is the re-runs'.
 SELECTION_METRICS = ("final_val_accuracy", "best_val_accuracy", "final_val_loss")
 

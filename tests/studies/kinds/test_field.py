@@ -16,10 +16,11 @@ from jaxopt_lab.config import ConfigError
 from jaxopt_lab.studies import field_sections, plots
 from jaxopt_lab.studies.aggregate import comparisons, summarize_arms
 from jaxopt_lab.studies.kinds import field
-from jaxopt_lab.studies.load import spec_from_dict
-from jaxopt_lab.studies.runner import run_study
+from jaxopt_lab.studies.load import spec_from_dict, stored_spec
+from jaxopt_lab.studies.runner import StudyMismatchError, run_study
 from jaxopt_lab.studies.runs import RunCurve
 from jaxopt_lab.studies.runsets import row_configs
+from jaxopt_lab.studies.store import Store
 from tests.studies.conftest import PNG_MAGIC
 
 FIELD_YAML = "configs/studies/field.yaml"
@@ -301,3 +302,42 @@ def test_the_figures_draw_diverged_trials_and_unreached_targets():
     never = {"A": np.array([math.inf, math.inf]), "B": np.array([1.0, math.inf])}
     fig = plots.profile_figure({"optimizer steps": never, "wall seconds": {}})
     assert len(fig.axes) == 2
+
+
+def test_a_field_study_may_grow_by_rows_keeping_every_run_set_it_has(tiny_mnist, tmp_path):
+    """Appending optimizers (and naming them in the verdict, rewording the question) trains only
+    the new rows; changing a row that ran, or the budget, is still refused."""
+    small = {
+        "study": "field",
+        "kind": "field",
+        "question": "SGD alone?",
+        "base": {"model": {"hidden_sizes": [8]}, "train": {"epochs": 1}},
+        "field": {"trials": 2, "trial_seeds": [0], "final_seeds": [5], "bootstrap_resamples": 50},
+        "rows": [SGD],
+    }
+    run_study(spec_from_dict(small), tmp_path, quiet=True, data=tiny_mnist)
+    trained = {p: p.read_bytes() for p in sorted(tmp_path.rglob("metrics.jsonl"))}
+    assert len(trained) == 3  # 2 trials, then SGD's default and tuned arms
+    grown = {
+        **small,
+        "question": "SGD or Adam?",
+        "field": {**small["field"], "modern": ["Adam"], "baselines": ["SGD"]},
+        "rows": [SGD, ADAM],
+    }
+    run_study(spec_from_dict(grown), tmp_path, quiet=True, data=tiny_mnist)
+    assert {p: p.read_bytes() for p in trained} == trained  # kept, not retrained
+    assert (tmp_path / "trials" / "adam").is_dir()
+    assert sorted(p.name for p in (tmp_path / "final").iterdir() if p.is_dir()) == [
+        "adam_default",
+        "adam_tuned",
+        "sgd_default",
+        "sgd_tuned",
+    ]
+    assert [r.name for r in stored_spec(Store(tmp_path)).rows] == ["SGD", "Adam"]
+    for change, key in [
+        ({"rows": [{**SGD, "default_learning_rate": 0.05}, ADAM]}, "rows"),
+        ({"rows": [ADAM, SGD]}, "rows"),
+        ({"field": {**grown["field"], "trials": 3}}, r"field\.trials"),
+    ]:
+        with pytest.raises(StudyMismatchError, match=key):
+            run_study(spec_from_dict({**grown, **change}), tmp_path, quiet=True, data=tiny_mnist)
