@@ -34,11 +34,12 @@ p(t) = clip(exp(−0.001 (t − 500)), 0.03, 1), every step for the first 500 st
 down to 3 % from about step 4,000). With ``preconditioner_update_rule="counter"`` (default, both
 references) a counter c counts steps since the last update and Q is updated when c + 1 ≥ 1/p,
 deterministically, at the expected rate p; with ``"random"`` (Li's psgd_torch) it is updated
-when a draw U ~ U(0, 1) falls below p. The skip is a ``lax.cond``; under ``jax.vmap`` over
-runs (the engine's learning-rate sweeps) its predicate is batched, so XLA computes the update
-on every step and selects: a vmapped run set saves no time by the schedule (on the busy CPU,
-a 784-128-10 MLP: 7.6 ms a step without the update and 100 ms with it for one run; 155 ms
-either way for two vmapped runs).
+when a draw U ~ U(0, 1) falls below p. The skip is a switch that stays lazy under
+``jax.vmap`` (``_lanes.switch_per_lane``): over runs whose steps go together (the engine's
+sweeps of learning rates and seeds) the fit runs only at the steps some run fits, where a
+``lax.cond`` with a batched predicate would compute it at every step and select (on the busy
+CPU, a 784-128-10 MLP: 7.6 ms a step without the fit and 100 ms with it for one run). The
+switch has no reverse-mode derivative, which an optimizer's update does not need.
 
 Randomness. Every draw comes from key = ``jax.random.key(seed)``, the seed kept in the state
 (``ScaleByKronState.seed``, a uint32 scalar, so that the state stays plain arrays that
@@ -113,6 +114,7 @@ from jaxopt_lab.optimizers._base import (
     check_unit_interval,
     scale_by_learning_rate,
 )
+from jaxopt_lab.optimizers._lanes import switch_per_lane
 from jaxopt_lab.optimizers.adamw import add_decayed_weights
 
 SEED = 5318008  # psgd-jax's fixed seed: the default draws are psgd-jax's own
@@ -469,16 +471,24 @@ def scale_by_kron(
             do_update = u_update < probability
         counter = jnp.where(do_update, 0, counter)
 
-        def fit(factors):
+        def fit(operands):
+            factors, targets, vs, u_balance, damping, step = operands
             factors = [balance(qs, u_balance < BALANCE_PROBABILITY) for qs in factors]
-            targets = mhats if momentum_into_precond_update else gs
             new = []
             for qs, h, v in zip(factors, targets, vs, strict=True):
-                damped = h + precond_damping * jnp.mean(jnp.abs(h)) * v
-                new.append(update_factors(qs, damped, v, preconditioner_lr))
+                damped = h + damping * jnp.mean(jnp.abs(h)) * v
+                new.append(update_factors(qs, damped, v, step))
             return new
 
-        factors = jax.lax.cond(do_update, fit, lambda fs: fs, factors)
+        def keep(operands):
+            return operands[0]
+
+        # Everything the fit reads is an operand (injected hyperparameters too): under vmap the
+        # switch gates the fit on "some lane fits now" instead of computing it at every step.
+        targets = mhats if momentum_into_precond_update else gs
+        operands = ([tuple(qs) for qs in factors], targets, vs, u_balance)
+        operands += (jnp.asarray(precond_damping), jnp.asarray(preconditioner_lr))
+        factors = switch_per_lane((fit, keep))(jnp.where(do_update, 0, 1), operands)
 
         def clipped(u):
             return u / jnp.maximum(1.0, jnp.sqrt(jnp.mean(u * u)) / CLIP_RMS)

@@ -57,6 +57,7 @@ from jaxopt_lab.optimizers.kron import (
     preconditioner_draws,
     scale_by_kron,
 )
+from tests.optimizers.lanes import unguarded
 from tests.reference import reference_kron_tree
 
 STEPS = 100
@@ -356,6 +357,24 @@ def test_vmap_over_learning_rates_equals_separate_runs():
         for name in params:
             np.testing.assert_allclose(together[name][i], alone[name], rtol=1e-5, atol=1e-7)
     assert not np.allclose(together["w"][0], together["w"][2])
+
+
+@pytest.mark.parametrize("lazy", [True, False])
+def test_under_vmap_the_fit_stays_behind_a_cond(monkeypatch, lazy):
+    """A batched step count (states vmapped, as the engine does) turns the skip into a select,
+    every lane solving its triangular systems at every step; ``switch_per_lane`` keeps the fit
+    behind a cond on "some lane fits now"."""
+    if not lazy:
+        module = importlib.import_module("jaxopt_lab.optimizers.kron")
+        monkeypatch.setattr(
+            module, "switch_per_lane", lambda b: lambda i, ops: jax.lax.switch(i, b, ops)
+        )
+    build = optax.inject_hyperparams(kron)
+    params = {"kernel": jnp.ones((5, 4)), "bias": jnp.ones(4)}
+    states = jax.vmap(lambda rate: build(rate).init(params))(jnp.ones(3))
+    jaxpr = jax.make_jaxpr(jax.vmap(lambda s: build(0.1).update(params, s, params)))(states)
+    assert bool(unguarded(jaxpr.jaxpr, ("triangular_solve",))) != lazy
+    assert "triangular_solve" in str(jaxpr)
 
 
 def test_inject_hyperparams_with_a_traced_init():

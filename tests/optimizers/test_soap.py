@@ -42,6 +42,7 @@ from jaxopt_lab.optimizers.soap import (
     soap,
     state_size,
 )
+from tests.optimizers.lanes import unguarded
 from tests.reference import reference_soap
 
 # The module, not the factory that jaxopt_lab.optimizers exports under the same name.
@@ -384,21 +385,6 @@ def _continue(optimizer, params, state, steps, with_state=False):
     return (params, state) if with_state else params
 
 
-def _unguarded(jaxpr, names=("eigh", "qr"), inside_cond=False):
-    """The equations named ``names`` in ``jaxpr`` (and its sub-jaxprs) outside every cond."""
-    found = []
-    for equation in jaxpr.eqns:
-        if equation.primitive.name in names and not inside_cond:
-            found.append(equation.primitive.name)
-        guarded = inside_cond or equation.primitive.name == "cond"
-        for value in equation.params.values():
-            for sub in value if isinstance(value, tuple | list) else [value]:
-                sub = getattr(sub, "jaxpr", sub)
-                if hasattr(sub, "eqns"):
-                    found += _unguarded(sub, names, guarded)
-    return found
-
-
 @pytest.mark.parametrize("lazy", [True, False])
 def test_under_vmap_the_eigh_and_qr_stay_behind_a_cond(monkeypatch, lazy):
     """A batched step count (states vmapped, as the engine does) turns ``lax.switch`` into a
@@ -413,7 +399,7 @@ def test_under_vmap_the_eigh_and_qr_stay_behind_a_cond(monkeypatch, lazy):
     params = {"kernel": jnp.ones((5, 4)), "conv": jnp.ones((2, 3, 4))}
     states = jax.vmap(lambda rate: build(rate).init(params))(jnp.ones(3))
     jaxpr = jax.make_jaxpr(jax.vmap(lambda s: build(0.1).update(params, s, params)))(states)
-    assert bool(_unguarded(jaxpr.jaxpr)) != lazy
+    assert bool(unguarded(jaxpr.jaxpr, ("eigh", "qr"))) != lazy
     assert "eigh" in str(jaxpr) and "qr" in str(jaxpr)
 
 
@@ -445,7 +431,7 @@ def test_the_refresh_is_a_cond_inside_the_compiled_update():
     params = {"kernel": jnp.ones((5, 4))}
     jaxpr = jax.make_jaxpr(optimizer.update)(params, optimizer.init(params), params)
     assert "eigh" in str(jaxpr) and "qr" in str(jaxpr)
-    assert _unguarded(jaxpr.jaxpr) == []
+    assert unguarded(jaxpr.jaxpr, ("eigh", "qr")) == []
 
 
 # The first step, the layout, the state -----------------------------------------------------------
