@@ -42,7 +42,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) scripts/findings.py --check
-	$(PY) -m pytest -n auto --dist loadscope
+	$(PY) -m pytest -n auto --dist loadscope --durations=20
 
 findings: $(STAMP)
 	$(PY) scripts/findings.py --check
