@@ -6,7 +6,8 @@
 A study directory holds one study. Before anything is written, a rerun is checked against the
 ``study.yaml`` already there: it may change only what changes no run (the ``report`` section,
 and for a kind whose rows train in run sets of their own, such as the field study, rows
-appended after the saved ones, the question's wording and its section's report-only keys), so
+appended after the saved ones or withdrawn from the end before any of their run sets existed,
+the question's wording and its section's report-only keys), so
 a refused rerun leaves the directory, its provenance and its "Regenerate" command as they
 were. Then ``study.yaml`` (so the report can always be rebuilt from the directory alone) and the
 call's provenance (``jaxopt_lab.provenance``) are written, the kind runs
@@ -77,7 +78,8 @@ def check_same_study(store: Store, spec: StudySpec) -> None:
       StudyMismatchError: naming each key that differs beyond the report section.
     """
     saved = spec_to_dict(stored_spec(store))
-    changed = differences(_runs_of(saved), _runs_of(_without_growth(saved, spec_to_dict(spec))))
+    grown = _without_growth(saved, spec_to_dict(spec), store.root)
+    changed = differences(_runs_of(saved), _runs_of(grown))
     if changed:
         raise StudyMismatchError(
             f"{store.root} holds another study or other runs ({'; '.join(changed[:5])}"
@@ -88,10 +90,11 @@ def check_same_study(store: Store, spec: StudySpec) -> None:
         )
 
 
-def _without_growth(saved: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """``new`` with what a kind that grows by rows may add taken back to ``saved``'s: rows
-    appended after the saved ones (which stay as they were, in order), the question's wording,
-    and its section's ``REPORT_KEYS``."""
+def _without_growth(saved: dict[str, Any], new: dict[str, Any], root: Path) -> dict[str, Any]:
+    """``new`` with what a kind that grows by rows may change taken back to ``saved``'s: rows
+    appended after the saved ones (which stay as they were, in order), saved rows withdrawn
+    from the end before any of their run sets existed, the question's wording, and its
+    section's ``REPORT_KEYS``."""
     kind = KINDS.get(new.get("kind"))
     if kind is None or not kind.grows_by_rows or saved.get("kind") != new.get("kind"):
         return new
@@ -99,6 +102,10 @@ def _without_growth(saved: dict[str, Any], new: dict[str, Any]) -> dict[str, Any
     rows, old_rows = new.get("rows") or [], saved.get("rows") or []
     if rows[: len(old_rows)] == old_rows:
         grown["rows"] = old_rows
+    elif old_rows[: len(rows)] == rows and kind.row_run_sets is not None:
+        withdrawn = [row.get("name", "") for row in old_rows[len(rows) :]]
+        if not any((root / d).exists() for n in withdrawn for d in kind.row_run_sets(n)):
+            grown["rows"] = old_rows
     grown["question"] = saved.get("question")
     section, old_section = new.get(new["kind"]), saved.get(new["kind"])
     if isinstance(section, dict) and isinstance(old_section, dict):

@@ -14,8 +14,9 @@ A kind's module defines:
   which its run sets and its replays follow, or ``replays(spec)``: the replays of a kind with
   its own loop (``jaxopt_lab.studies.replays``), and ``USES_DATA``: whether it reads MNIST;
 - optionally ``GROWS_BY_ROWS``: each row trains in run sets of its own, so a rerun may append
-  rows and keep every finished run set (``runner.check_same_study``), and ``REPORT_KEYS``: the
-  keys of its section that only its report reads, which a rerun may change too.
+  rows and keep every finished run set (``runner.check_same_study``), with ``row_run_sets(name)``
+  (where a row's run sets live: a rerun may withdraw appended rows that have none yet) and
+  ``REPORT_KEYS``: the keys of its section that only its report reads, which a rerun may change.
 
 Adding a kind is a module here and its entry in ``KINDS``.
 """
@@ -47,6 +48,7 @@ class Kind:
     replays: Callable[[StudySpec], dict[str, Replay]] | None = None
     uses_data: bool = True
     grows_by_rows: bool = False
+    row_run_sets: Callable[[str], list[str]] | None = None
     report_keys: tuple[str, ...] = ()
 
     @classmethod
@@ -60,6 +62,7 @@ class Kind:
             replays=getattr(module, "replays", None),
             uses_data=getattr(module, "USES_DATA", True),
             grows_by_rows=getattr(module, "GROWS_BY_ROWS", False),
+            row_run_sets=getattr(module, "row_run_sets", None),
             report_keys=getattr(module, "REPORT_KEYS", ()),
         )
 

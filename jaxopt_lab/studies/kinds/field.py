@@ -66,7 +66,7 @@ from jaxopt_lab.studies.sections import (
     header_lines,
     method_lines,
 )
-from jaxopt_lab.studies.spec import Row, StudySpec, require_rows, row_config_dict
+from jaxopt_lab.studies.spec import Row, StudySpec, require_rows, row_config_dict, slugify
 from jaxopt_lab.studies.store import RowData, Store
 
 TRIALS, FINAL = "trials", "final"
@@ -75,6 +75,17 @@ TRIALS, FINAL = "trials", "final"
 # bootstrap are read by the report alone.
 GROWS_BY_ROWS = True
 REPORT_KEYS = ("modern", "baselines", "targets", "bootstrap_resamples", "bootstrap_seed")
+
+
+def row_run_sets(row_name: str) -> list[str]:
+    """Where a row's run sets live in the study directory: its trials, its two arms (so a
+    rerun may withdraw an appended row none of whose run sets exists yet)."""
+    return [
+        f"{TRIALS}/{slugify(row_name)}",
+        *(f"{FINAL}/{slugify(f'{row_name} {arm}')}" for arm in ("default", "tuned")),
+    ]
+
+
 # Metrics a trial may be selected by: validation only, the test set is the re-runs'.
 SELECTION_METRICS = ("final_val_accuracy", "best_val_accuracy", "final_val_loss")
 

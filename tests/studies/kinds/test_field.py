@@ -306,7 +306,7 @@ def test_the_figures_draw_diverged_trials_and_unreached_targets():
 
 def test_a_field_study_may_grow_by_rows_keeping_every_run_set_it_has(tiny_mnist, tmp_path):
     """Appending optimizers (and naming them in the verdict, rewording the question) trains only
-    the new rows; changing a row that ran, or the budget, is still refused."""
+    the new rows; changing or withdrawing a row that ran, or the budget, is still refused."""
     small = {
         "study": "field",
         "kind": "field",
@@ -337,7 +337,14 @@ def test_a_field_study_may_grow_by_rows_keeping_every_run_set_it_has(tiny_mnist,
     for change, key in [
         ({"rows": [{**SGD, "default_learning_rate": 0.05}, ADAM]}, "rows"),
         ({"rows": [ADAM, SGD]}, "rows"),
+        ({"rows": [SGD], "field": {**small["field"]}}, "rows"),  # Adam trained: it stays
         ({"field": {**grown["field"], "trials": 3}}, r"field\.trials"),
     ]:
         with pytest.raises(StudyMismatchError, match=key):
             run_study(spec_from_dict({**grown, **change}), tmp_path, quiet=True, data=tiny_mnist)
+    # A row appended by a call stopped before it trained may be withdrawn.
+    lion = {**SGD, "name": "Lion", "set": {"optimizer.name": "optax.lion"}}
+    Store(tmp_path).write_spec(spec_from_dict({**grown, "rows": [SGD, ADAM, lion]}))
+    run_study(spec_from_dict(grown), tmp_path, quiet=True, data=tiny_mnist)
+    assert [r.name for r in stored_spec(Store(tmp_path)).rows] == ["SGD", "Adam"]
+    assert {p: p.read_bytes() for p in trained} == trained
