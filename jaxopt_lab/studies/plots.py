@@ -8,6 +8,7 @@ interval as the tables, so a band and a table cell never disagree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,8 @@ from jaxopt_lab.studies import stats
 from jaxopt_lab.studies.aggregate import ArmSummary
 from jaxopt_lab.studies.runs import curve_stack
 from jaxopt_lab.studies.targets import profile, profile_taus
+
+LEGEND_INSIDE = 12  # the most arms whose legend fits inside the last panel
 
 CURVE_TITLES = {
     "train_loss": "training loss",
@@ -72,8 +75,17 @@ def curves_figure(arms: Sequence[ArmSummary], keys: Sequence[str] = tuple(CURVE_
         if "loss" in key:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=8)
-    fig.tight_layout()
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    if len(labels) <= LEGEND_INSIDE:
+        axes[0][-1].legend(fontsize=8)
+        fig.tight_layout()
+        return fig
+    # Many arms (the field study's 38): the legend below the axes, in columns, on a taller figure.
+    columns = len(keys) + 1
+    legend_height = 0.2 * math.ceil(len(labels) / columns) + 0.2
+    fig.set_figheight(4.0 + legend_height)
+    fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0.0, legend_height / (4.0 + legend_height), 1.0, 1.0))
     return fig
 
 
