@@ -29,6 +29,7 @@ from jaxopt_lab.optimizers.schedule_free import (
     schedule_free,
     schedule_free_adamw,
 )
+from tests.optimizers import float64
 from tests.reference import reference_cautious_adamw, reference_cautious_lion
 
 STEPS = 100
@@ -48,7 +49,7 @@ TARGET = {name: _rng.normal(size=np.shape(leaf)) for name, leaf in START.items()
 
 
 def _grad(params):
-    return {name: np.tanh(p - TARGET[name]) + 0.2 * p**3 for name, p in params.items()}
+    return float64.smooth_grad(params, TARGET)
 
 
 # The literal rules -----------------------------------------------------------------------------
@@ -58,16 +59,7 @@ def _grad(params):
 
 
 def run_jax(optimizer, steps=STEPS):
-    with jax.enable_x64(True):
-        params = {name: jnp.asarray(leaf) for name, leaf in START.items()}
-        state, update = optimizer.init(params), jax.jit(optimizer.update)
-        path = [START]
-        for _ in range(steps):
-            grads = _grad({name: np.asarray(p) for name, p in params.items()})
-            updates, state = update(grads, state, params)
-            params = optax.apply_updates(params, updates)
-            path.append({name: np.asarray(p) for name, p in params.items()})
-    return path
+    return float64.run_jax(optimizer, START, _grad, steps)[0]
 
 
 def run_torch(make, steps=STEPS):

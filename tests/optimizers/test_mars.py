@@ -38,6 +38,7 @@ import pytest
 from jaxopt_lab import testing
 from jaxopt_lab.optimizers.adamw import adamw
 from jaxopt_lab.optimizers.mars import clip_to_unit_norm, mars, mars_labels, scale_by_mars
+from tests.optimizers import float64
 from tests.reference import reference_mars
 
 STEPS = 100
@@ -92,16 +93,7 @@ def reference_path(steps=STEPS, use_mars=None, **hyperparameters):
 
 def run_jax(optimizer: optax.GradientTransformation, steps: int = STEPS):
     """The trajectory [θ₀, …] of an optax transformation in float64."""
-    with jax.enable_x64(True):
-        params = {name: jnp.asarray(leaf) for name, leaf in START.items()}
-        state, update = optimizer.init(params), jax.jit(optimizer.update)
-        path = [START]
-        for _ in range(steps):
-            grads = _grad({name: np.asarray(p) for name, p in params.items()})
-            updates, state = update(grads, state, params)
-            params = optax.apply_updates(params, updates)
-            path.append({name: np.asarray(p) for name, p in params.items()})
-    return path
+    return float64.run_jax(optimizer, START, _grad, steps)[0]
 
 
 def run_pytorch_optimizer(steps: int = STEPS, root_eps: float | None = None, **kwargs):

@@ -22,6 +22,7 @@ import pytest
 import jaxopt_lab as jol
 from jaxopt_lab import testing
 from jaxopt_lab.optimizers.nadamw import ScaleByNadamwState, nadamw, scale_by_nadamw
+from tests.optimizers import float64
 from tests.reference import reference_nadamw
 
 STEPS = 100
@@ -40,7 +41,7 @@ TARGET = {name: _rng.normal(size=np.shape(leaf)) for name, leaf in START.items()
 
 
 def _grad(params):
-    return {name: np.tanh(p - TARGET[name]) + 0.2 * p**3 for name, p in params.items()}
+    return float64.smooth_grad(params, TARGET)
 
 
 # The literal rule ------------------------------------------------------------------------------
@@ -50,16 +51,7 @@ def _grad(params):
 
 
 def run_jax(optimizer, steps=STEPS):
-    with jax.enable_x64(True):
-        params = {name: jnp.asarray(leaf) for name, leaf in START.items()}
-        state, update = optimizer.init(params), jax.jit(optimizer.update)
-        path = [START]
-        for _ in range(steps):
-            grads = _grad({name: np.asarray(p) for name, p in params.items()})
-            updates, state = update(grads, state, params)
-            params = optax.apply_updates(params, updates)
-            path.append({name: np.asarray(p) for name, p in params.items()})
-    return path
+    return float64.run_jax(optimizer, START, _grad, steps)[0]
 
 
 def run_torch(make, steps=STEPS):

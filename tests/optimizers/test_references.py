@@ -41,6 +41,7 @@ import optax
 import pytest
 
 import jaxopt_lab as jol
+from tests.optimizers import float64
 
 STEPS = 100
 RTOL, ATOL = 1e-9, 1e-12
@@ -57,21 +58,12 @@ TARGET = {name: _rng.normal(size=leaf.shape) for name, leaf in START.items()}
 
 def _grad(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """∇L(θ) of L = Σ log cosh(θ − c) + 0.05 Σ θ⁴, leaf by leaf, in NumPy float64."""
-    return {name: np.tanh(p - TARGET[name]) + 0.2 * p**3 for name, p in params.items()}
+    return float64.smooth_grad(params, TARGET)
 
 
 def run_jax(optimizer: optax.GradientTransformation, steps: int = STEPS):
     """The trajectory [θ₀, …] of an optax transformation in float64, and its final state."""
-    with jax.enable_x64(True):
-        params = {name: jnp.asarray(leaf) for name, leaf in START.items()}
-        state, update = optimizer.init(params), jax.jit(optimizer.update)
-        path = [START]
-        for _ in range(steps):
-            grads = _grad({name: np.asarray(p) for name, p in params.items()})
-            updates, state = update(grads, state, params)
-            params = optax.apply_updates(params, updates)
-            path.append({name: np.asarray(p) for name, p in params.items()})
-    return path, state, params
+    return float64.run_jax(optimizer, START, _grad, steps)
 
 
 def run_torch(
