@@ -16,15 +16,14 @@ did; errors end in one `error:` line (exit status 2), --debug shows the tracebac
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from jaxopt_lab import testing
-from jaxopt_lab._typed_yaml import ConfigError, parse_override
 from jaxopt_lab.cli.common import (
     add_debug_argument,
     add_set_argument,
     at_least_one,
     command_parser,
+    hyperparameters_from_set,
     run_main,
 )
 
@@ -51,7 +50,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
 def _check(args: argparse.Namespace) -> int:
     report = testing.check_optimizer(
         args.optimizer,
-        hyperparameters=_hyperparameters(args.set) if args.set else None,
+        hyperparameters=hyperparameters_from_set(args.set) if args.set else None,
         reference=args.reference,
         steps=args.steps,
         rtol=args.rtol,
@@ -74,15 +73,3 @@ def _tolerance(text: str) -> float:
             f"expected a finite number ≥ 0 (0 asks for exact agreement), got {text!r}"
         )
     return value
-
-
-def _hyperparameters(items: list[str]) -> dict[str, Any]:
-    hyperparameters = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected name=value, e.g. learning_rate=1e-2")
-        key, value = parse_override(item, "the command line")
-        if "." in key:
-            raise ConfigError(f"--set {item!r}: hyperparameters are plain names, e.g. b1=0.8")
-        hyperparameters[key] = value
-    return hyperparameters

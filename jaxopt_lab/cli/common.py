@@ -16,6 +16,9 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+
+from jaxopt_lab._typed_yaml import ConfigError, parse_override
 
 
 def command_parser(doc: str, prog: str | None) -> argparse.ArgumentParser:
@@ -43,6 +46,19 @@ def add_set_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
         metavar="KEY=VALUE",
         help=help_text,
     )
+
+
+def hyperparameters_from_set(items: list[str]) -> dict[str, Any]:
+    """An optimizer's hyperparameters from ``--set name=value …`` (values read as YAML 1.2)."""
+    hyperparameters = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected name=value, e.g. learning_rate=1e-2")
+        key, value = parse_override(item, "the command line")
+        if "." in key:
+            raise ConfigError(f"--set {item!r}: hyperparameters are plain names, e.g. b1=0.8")
+        hyperparameters[key] = value
+    return hyperparameters
 
 
 def add_debug_argument(parser: argparse.ArgumentParser) -> None:
