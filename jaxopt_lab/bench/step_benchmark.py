@@ -8,6 +8,10 @@ compares figures taken under the same machine load. Ratios are speed-ups of jaxo
 ``other ms / jaxopt_lab ms`` (above 1 means jaxopt_lab is faster). The roofline fraction is
 the step's GB/s over that of an in-place triad on as many elements, timed in the same turns;
 the large-array STREAM figures before and after the run say how much the load moved.
+
+``hyperparameters`` set the library's optimizer (the baselines, built with their own fixed
+hyperparameters, are then left out); ``lanes`` > 1 vmaps every JAX step over that many runs
+(``step_time.prepare_step``; torch, which has no vmap, is left out).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ TABLE_COLUMNS = (
     "optimizer",
     "shape",
     "ms",
+    "ms/run",
     "B/param",
     "GB/s",
     "triad GB/s",
@@ -96,8 +101,11 @@ def benchmark_one(
     flat: bool = False,
     with_optax: bool = True,
     with_torch: bool = True,
+    hyperparameters: dict[str, Any] | None = None,
+    lanes: int = 1,
 ) -> dict[str, Any]:
-    """All measurements for the optimizer ``name`` on the tree ``size`` (see ``parse_shapes``).
+    """All measurements for the optimizer ``name`` on the tree ``size`` (see ``parse_shapes``),
+    built with ``hyperparameters`` and stepped over ``lanes`` runs (module docstring).
 
     Every implementation is compiled and warmed up first, then their steps are timed taking
     turns (all are in memory at once: about 5 GB for Adam on ``1x100M`` with flat and torch).
@@ -106,26 +114,30 @@ def benchmark_one(
     row's ``roofline_fraction`` is the library's GB/s over the triad's, both measured under the
     same load (for trees that fit in the cache, the triad runs in the cache as the step does).
 
-    Returns ``{"optimizer", "shape", "n_params", "n_leaves", "jaxopt_lab", "flat", "optax",
-    "torch": {variant: ...}, "triad", "roofline_fraction", "speedup": {...}}``; each timing is
-    a ``StepTiming.to_dict()`` or None where not measured or not available.
+    Returns ``{"optimizer", "shape", "hyperparameters", "lanes", "n_params", "n_leaves",
+    "jaxopt_lab", "flat", "optax", "torch": {variant: ...}, "triad", "roofline_fraction",
+    "speedup": {...}}``; each timing is a ``StepTiming.to_dict()`` or None where not measured
+    or not available.
     """
     if repeats < 1:
         raise ValueError(f"repeats={repeats} must be >= 1.")
     shapes = step_time.parse_shapes(size)
     # One set of gradients for the JAX steps and one set of parameters for torch's variants.
     _, grads = step_time.make_tree(shapes)
-    opts = {"jaxopt_lab": step_time.jaxopt_lab_optimizer(name)}
+    hyperparameters = dict(hyperparameters or {})
+    baselines = not hyperparameters  # built with the benchmark's own hyperparameters
+    opts = {"jaxopt_lab": step_time.jaxopt_lab_optimizer(name, hyperparameters=hyperparameters)}
     if flat:
-        opts["flat"] = step_time.jaxopt_lab_optimizer(name, fast_path="flat")
+        opts["flat"] = step_time.jaxopt_lab_optimizer(name, "flat", hyperparameters)
     equivalent = step_time.optax_equivalent(name)
-    if with_optax and equivalent is not None:
+    if with_optax and baselines and equivalent is not None:
         opts["optax"] = equivalent
     prepared: dict[str, PreparedStep] = {
-        key: step_time.prepare_step(opt, shapes, warmup=warmup, grads=grads)
+        key: step_time.prepare_step(opt, shapes, warmup=warmup, grads=grads, lanes=lanes)
         for key, opt in opts.items()
     }
     per_param = prepared["jaxopt_lab"].bytes_per_param
+    with_torch = with_torch and baselines and lanes == 1
     if with_torch and torch_step.torch_available() and name in torch_step.TORCH_EQUIVALENTS:
         params = torch_step.torch_params(shapes)
         for variant in torch_step.VARIANTS:
@@ -141,6 +153,8 @@ def benchmark_one(
     return {
         "optimizer": name,
         "shape": size,
+        "hyperparameters": hyperparameters,
+        "lanes": lanes,
         "n_params": ours["n_params"],
         "n_leaves": ours["n_leaves"],
         "jaxopt_lab": ours,
@@ -167,13 +181,19 @@ def run_step_benchmark(
     with_optax: bool = True,
     with_torch: bool = True,
     bandwidth_elements: int = 50_000_000,
+    hyperparameters: dict[str, Any] | None = None,
+    lanes: int = 1,
 ) -> dict[str, Any]:
     """The whole benchmark as a JSON-ready dict: machine, bandwidth before/after, results.
 
     ``speedup.flat`` is the flat path's speed-up over the plain library step.
     """
+    if lanes < 1:
+        raise ValueError(f"lanes={lanes} must be >= 1.")
     for size in sizes:
         step_time.parse_shapes(size)  # fail on a bad size before minutes of measuring
+    for name in optimizers:  # and on a hyperparameter an optimizer does not take
+        step_time.jaxopt_lab_optimizer(name, hyperparameters=hyperparameters)
     machine = machine_info()
     before = stream_bandwidth(bandwidth_elements).to_dict()
     results = [
@@ -185,6 +205,8 @@ def run_step_benchmark(
             flat=flat,
             with_optax=with_optax,
             with_torch=with_torch,
+            hyperparameters=hyperparameters,
+            lanes=lanes,
         )
         for name in optimizers
         for size in sizes
@@ -218,6 +240,7 @@ def format_table(benchmark: dict[str, Any]) -> str:
                 r["optimizer"],
                 r["shape"],
                 f"{ours['median_ms']:.3g}",
+                f"{ours['per_run_ms']:.3g}",
                 f"{ours['bytes_per_param']:.0f}",
                 f"{ours['gbps']:.1f}",
                 f"{r['triad']['gbps']:.1f}",

@@ -14,6 +14,10 @@ e.g. 12 for SGD, 20 for momentum, 28 for Adam in float32, and
     GB/s = bytes/param · n / median step seconds / 10⁹.
 
 A step that needs more passes over memory than this minimum shows up as a lower GB/s.
+
+With ``lanes`` > 1 the step is ``jax.vmap``-ed over that many runs, each with its own
+parameters and state, as the training engine runs seeds and learning rates in one program; n
+then counts every run's parameters, and ``per_run_ms`` is the step's time over the runs.
 """
 
 from __future__ import annotations
@@ -83,6 +87,12 @@ class StepTiming:
     n_leaves: int
     bytes_per_param: float
     repeats: int
+    lanes: int = 1
+
+    @property
+    def per_run_ms(self) -> float:
+        """The median step's milliseconds per run (``lanes`` runs take one vmapped step)."""
+        return self.median_ms / self.lanes
 
     @property
     def gbps(self) -> float:
@@ -90,7 +100,7 @@ class StepTiming:
         return self.bytes_per_param * self.n_params / (self.median_ms * 1e-3) / 1e9
 
     def to_dict(self) -> dict[str, float]:
-        return {**asdict(self), "gbps": self.gbps}
+        return {**asdict(self), "gbps": self.gbps, "per_run_ms": self.per_run_ms}
 
 
 def parse_shapes(name: str) -> tuple[Shape, ...]:
@@ -158,6 +168,7 @@ class PreparedStep:
     n_params: int
     n_leaves: int
     bytes_per_param: float
+    lanes: int = 1
 
     def timing(self, seconds: Sequence[float]) -> StepTiming:
         """The ``StepTiming`` of the measured ``seconds`` of this step."""
@@ -169,6 +180,7 @@ class PreparedStep:
             n_leaves=self.n_leaves,
             bytes_per_param=self.bytes_per_param,
             repeats=len(seconds),
+            lanes=self.lanes,
         )
 
 
@@ -180,19 +192,32 @@ def prepare_step(
     dtype: Any = jnp.float32,
     seed: int = 0,
     grads: list[jax.Array] | None = None,
+    lanes: int = 1,
 ) -> PreparedStep:
     """Compile (timed) and warm up one jit-compiled, buffer-donating step of ``opt``.
 
     ``grads`` (one array per shape, never donated) may be shared between prepared steps to
-    save memory; by default they are drawn with the parameters.
+    save memory; by default they are drawn with the parameters. ``lanes`` > 1 vmaps the step
+    over that many runs: run i's parameters are drawn with ``seed + i``, and every run sees
+    the same gradients.
     """
     if warmup < 0:
         raise ValueError(f"warmup={warmup} must be >= 0.")
+    if lanes < 1:
+        raise ValueError(f"lanes={lanes} must be >= 1.")
     params, own_grads = make_tree(shapes, dtype, seed)
     grads = own_grads if grads is None else grads
-    state = opt.init(params)
     per_param = bytes_per_param(opt, params)
-    step = jax.jit(_step_fn(opt), donate_argnums=(0, 1))
+    step = _step_fn(opt)
+    if lanes > 1:
+        runs = [params] + [make_tree(shapes, dtype, seed + i)[0] for i in range(1, lanes)]
+        params = jax.tree.map(lambda *leaves: jnp.stack(leaves), *runs)
+        grads = jax.tree.map(lambda g: jnp.broadcast_to(g, (lanes, *g.shape)), grads)
+        state = jax.vmap(opt.init)(params)
+        step = jax.vmap(step)
+    else:
+        state = opt.init(params)
+    step = jax.jit(step, donate_argnums=(0, 1))
 
     start = time.perf_counter()
     compiled = step.lower(params, state, grads).compile()
@@ -206,8 +231,8 @@ def prepare_step(
 
     for _ in range(warmup):
         run()
-    n_params = sum(math.prod(s) for s in shapes)
-    return PreparedStep(run, compile_s, n_params, len(shapes), per_param)
+    n_params = lanes * sum(math.prod(s) for s in shapes)
+    return PreparedStep(run, compile_s, n_params, len(shapes), per_param, lanes)
 
 
 def time_step(
@@ -218,20 +243,25 @@ def time_step(
     warmup: int = 2,
     dtype: Any = jnp.float32,
     seed: int = 0,
+    lanes: int = 1,
 ) -> StepTiming:
-    """Median time of one jit-compiled, buffer-donating step of ``opt`` on leaves ``shapes``."""
+    """Median time of one jit-compiled, buffer-donating step of ``opt`` on leaves ``shapes``
+    (vmapped over ``lanes`` runs)."""
     if repeats < 1:
         raise ValueError(f"repeats={repeats} must be >= 1.")
-    prepared = prepare_step(opt, shapes, warmup=warmup, dtype=dtype, seed=seed)
+    prepared = prepare_step(opt, shapes, warmup=warmup, dtype=dtype, seed=seed, lanes=lanes)
     return prepared.timing([prepared.run() for _ in range(repeats)])
 
 
-def jaxopt_lab_optimizer(name: str, fast_path: str | None = None) -> optax.GradientTransformation:
-    """The library's optimizer ``name`` at the benchmark's learning rate.
+def jaxopt_lab_optimizer(
+    name: str, fast_path: str | None = None, hyperparameters: dict[str, Any] | None = None
+) -> optax.GradientTransformation:
+    """The library's optimizer ``name`` at the benchmark's learning rate, or with
+    ``hyperparameters`` (which may set the learning rate too).
 
     ``fast_path="flat"`` wraps it in ``jol.flat`` (state in one buffer per dtype).
     """
-    opt = jol.get_optimizer(name, learning_rate=LEARNING_RATE)
+    opt = jol.get_optimizer(name, **{"learning_rate": LEARNING_RATE, **(hyperparameters or {})})
     if fast_path is None:
         return opt
     if fast_path == "flat":

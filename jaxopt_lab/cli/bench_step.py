@@ -4,9 +4,14 @@
     jaxopt-lab bench step --optimizers adam --sizes 1x10M 1000x1000 --json runs/step.json
     jaxopt-lab bench step --optimizers adam sgd --flat --plot runs/bench/step.png
     jaxopt-lab bench step --optimizers adam optax.lion my_module:my_adam --sizes 1x10M
+    jaxopt-lab bench step --optimizers kron --sizes mnist_mlp --lanes 2 --no-torch \
+        --set memory_save_mode=one_diag preconditioner_update_probability=1.0
 
 Optimizers are references as in configs (a built-in, ``optax.lion``, ``module:factory`` from
-the working directory or PYTHONPATH); optax and torch baselines exist for the built-ins. Sizes
+the working directory or PYTHONPATH); optax and torch baselines exist for the built-ins. --set
+gives the optimizers' hyperparameters (YAML values; the learning rate is 1e-3 unless set) and
+leaves the baselines out, which keep their own. --lanes N vmaps each step over N runs, as the
+engine trains seeds and learning rates in one program (ms/run = ms / N; torch is left out). Sizes
 are names from jaxopt_lab.bench.step_time.SHAPES (1x10M 1x100M 20x500k 1000x1000
 mnist_mlp) or '<leaves>x<size>'. 1x100M needs about 2 GB of memory per library. The machine's
 load changes the figures: compare ratios within one run, and note the load average printed.
@@ -22,7 +27,14 @@ import jax
 
 from jaxopt_lab.bench import step_time, torch_step
 from jaxopt_lab.bench.step_benchmark import format_table, run_step_benchmark
-from jaxopt_lab.cli.common import add_debug_argument, command_parser, run_main
+from jaxopt_lab.cli.common import (
+    add_debug_argument,
+    add_set_argument,
+    at_least_one,
+    command_parser,
+    hyperparameters_from_set,
+    run_main,
+)
 from jaxopt_lab.optimizers import OPTIMIZERS, registry
 
 
@@ -39,6 +51,13 @@ def parse_args(argv: list[str] | None = None, prog: str | None = None) -> argpar
     parser.add_argument("--repeats", type=int, default=10, help="timed steps (median reported)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after compiling")
     parser.add_argument("--flat", action="store_true", help="also time the jol.flat fast path")
+    add_set_argument(parser, "the optimizers' hyperparameters, e.g. b1=0.95 (repeatable)")
+    parser.add_argument(
+        "--lanes",
+        type=at_least_one("runs"),
+        default=1,
+        help="runs per step, vmapped as the engine trains them (default 1)",
+    )
     parser.add_argument(
         "--sync-dispatch",
         action="store_true",
@@ -101,10 +120,16 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
 def bench(args: argparse.Namespace) -> int:
     for reference in args.optimizers:  # a bad reference fails before anything is timed
         registry.resolve(reference)
+    hyperparameters = hyperparameters_from_set(args.set)
     if args.sync_dispatch:
         # Small trees: saves the hand-over to JAX's dispatch thread (see docs/benchmarks.md).
         jax.config.update("jax_cpu_enable_async_dispatch", False)
     with_torch = not args.no_torch
+    if hyperparameters and not (args.no_optax and args.no_torch):
+        print("--set: the optax and torch baselines are left out (they keep their own values).")
+    if args.lanes > 1 and with_torch:
+        print(f"--lanes {args.lanes}: torch.optim has no vmap, left out.")
+        with_torch = False
     if with_torch and not torch_step.torch_available():
         print("torch is not installed (pip install -e '.[torch]'): skipping torch.optim.")
         with_torch = False
@@ -117,6 +142,8 @@ def bench(args: argparse.Namespace) -> int:
         with_optax=not args.no_optax,
         with_torch=with_torch,
         bandwidth_elements=args.bandwidth_elements,
+        hyperparameters=hyperparameters,
+        lanes=args.lanes,
     )
     machine, bandwidth = benchmark["machine"], benchmark["bandwidth"]
     print(

@@ -93,3 +93,27 @@ def test_steps_take_turns_in_blocks_each_after_an_untimed_step():
     assert "".join(calls) == "aaabbbccc" + "bbbcccaaa"
     assert timings["a"]["median_ms"] == pytest.approx(1.0)
     assert timings["b"]["repeats"] == 4 and timings["b"]["median_ms"] == pytest.approx(2.0)
+
+
+def test_set_hyperparameters_and_lanes_reach_the_library_step_and_leave_the_baselines_out():
+    benchmark = step_benchmark.run_step_benchmark(
+        ["adam"], ["2x100"], hyperparameters={"mu_dtype": "bfloat16"}, lanes=3, **TINY
+    )
+    (adam,) = benchmark["results"]
+    assert (adam["hyperparameters"], adam["lanes"]) == ({"mu_dtype": "bfloat16"}, 3)
+    ours = adam["jaxopt_lab"]
+    assert ours["bytes_per_param"] == pytest.approx(24, 0.01)  # m in bfloat16: 28 - 2·2
+    assert adam["n_params"] == adam["triad"]["n_params"] == 600  # three runs of 200
+    assert ours["per_run_ms"] == pytest.approx(ours["median_ms"] / 3)
+    assert adam["optax"] is None and all(t is None for t in adam["torch"].values())
+    table = step_benchmark.format_table(benchmark).splitlines()[2]
+    assert f"| {ours['median_ms']:.3g} | {ours['per_run_ms']:.3g} | 24 |" in table
+
+
+def test_bad_set_or_lanes_is_an_error_line_before_measuring(capsys):
+    from jaxopt_lab.cli.bench_step import main
+
+    assert main(["--optimizers", "adam", "--sizes", "2x100", "--set", "bogus=1"]) == 2
+    assert "error: optimizer 'adam' has no hyperparameter 'bogus'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="lanes=0"):
+        step_benchmark.run_step_benchmark(["adam"], ["2x100"], lanes=0, **TINY)

@@ -46,12 +46,23 @@ def test_time_step_reports_consistent_metrics():
     result = timing.to_dict()
     assert set(result) == {
         "median_ms", "min_ms", "compile_s", "n_params", "n_leaves", "bytes_per_param",
-        "repeats", "gbps",
+        "repeats", "gbps", "lanes", "per_run_ms",
     }  # fmt: skip
     assert (result["n_params"], result["n_leaves"], result["repeats"]) == (300, 3, 3)
     assert 0 < result["min_ms"] <= result["median_ms"]
     assert result["compile_s"] > 0
     assert result["gbps"] == pytest.approx(28.0 * 300 / (result["median_ms"] * 1e-3) / 1e9, 0.01)
+
+
+def test_time_step_vmaps_the_step_over_lanes_and_counts_every_run():
+    shapes = step_time.parse_shapes("3x100")
+    timing = step_time.time_step(jol.adam(1e-3), shapes, repeats=2, lanes=4).to_dict()
+    assert (timing["n_params"], timing["lanes"]) == (1200, 4)
+    assert timing["per_run_ms"] == pytest.approx(timing["median_ms"] / 4)
+    prepared = step_time.prepare_step(jol.sgd(0.1), shapes, warmup=0, lanes=2)
+    assert (prepared.n_params, prepared.bytes_per_param) == (600, 12)  # per parameter, as one run
+    with pytest.raises(ValueError, match="lanes=0"):
+        step_time.prepare_step(jol.sgd(0.1), shapes, lanes=0)
 
 
 def test_time_step_rejects_zero_repeats():
