@@ -342,7 +342,9 @@ def scale_by_soap(
         count = optax.safe_increment(state.count)
         return directions, ScaleBySoapState(count, mu, nu, statistics, bases)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    # Jitted once per built transformation: called eagerly, the refresh's cond would otherwise
+    # be compiled anew at every step (its branches are new closures). Inlined inside a jit.
+    return optax.GradientTransformation(init_fn, jax.jit(update_fn))
 
 
 class DecayAfterStepState(NamedTuple):

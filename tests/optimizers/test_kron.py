@@ -57,7 +57,7 @@ from jaxopt_lab.optimizers.kron import (
     preconditioner_draws,
     scale_by_kron,
 )
-from tests.optimizers.lanes import unguarded
+from tests.optimizers.lanes import eager_compilations, unguarded
 from tests.reference import reference_kron_tree
 
 STEPS = 100
@@ -375,6 +375,12 @@ def test_under_vmap_the_fit_stays_behind_a_cond(monkeypatch, lazy):
     jaxpr = jax.make_jaxpr(jax.vmap(lambda s: build(0.1).update(params, s, params)))(states)
     assert bool(unguarded(jaxpr.jaxpr, ("triangular_solve",))) != lazy
     assert "triangular_solve" in str(jaxpr)
+
+
+def test_eager_steps_compile_once():
+    """The fit's cond, compiled at every eager step before the update was jitted once."""
+    params = {"kernel": jnp.ones((5, 4)), "bias": jnp.ones(4)}
+    assert eager_compilations(kron(1e-2, preconditioner_update_probability=1.0), params) == [0] * 3
 
 
 def test_inject_hyperparams_with_a_traced_init():

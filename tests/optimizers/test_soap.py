@@ -42,7 +42,7 @@ from jaxopt_lab.optimizers.soap import (
     soap,
     state_size,
 )
-from tests.optimizers.lanes import unguarded
+from tests.optimizers.lanes import eager_compilations, unguarded
 from tests.reference import reference_soap
 
 # The module, not the factory that jaxopt_lab.optimizers exports under the same name.
@@ -383,6 +383,13 @@ def _continue(optimizer, params, state, steps, with_state=False):
 
     params, state = jax.lax.fori_loop(0, steps, body, (params, state))
     return (params, state) if with_state else params
+
+
+def test_eager_steps_compile_once():
+    """The refresh's cond, compiled at every eager step before the update was jitted once."""
+    params = {"kernel": jnp.ones((5, 4)), "bias": jnp.ones(4)}
+    optimizer = soap_module.soap(1e-2, precondition_frequency=1)
+    assert eager_compilations(optimizer, params) == [0] * 3
 
 
 @pytest.mark.parametrize("lazy", [True, False])
