@@ -5,7 +5,7 @@ A config file has six sections, each a dataclass below::
     workload:  {name: mnist_mlp}
     model:     {hidden_sizes: [128], activation: relu, init: torch}
     optimizer: {name: adam, learning_rate: 1.0e-3, hparams: {b1: 0.9}, schedule: null,
-                clipping: null}
+                clipping: null, cautious: false}
     train:     {epochs: 15, batch_size: 32, seeds: [0], last_batch: mask,
                 eval_test_every_epoch: false, devices: null, run_devices: null}
     data:      {source: auto, cache_dir: null, split_seed: 0, train_size: null}
@@ -24,7 +24,9 @@ Schedules scale the learning rate: η_t = learning_rate · s(t), ``t`` the 0-bas
 schedule built from ``schedule.kwargs`` in steps (so write ``init_value: 1.0``); see
 ``jaxopt_lab/schedules.py``. Clipping runs before the
 optimizer: ``{method: global_norm, threshold: 1.0}`` (``optax.clip_by_global_norm``) or
-``{method: value, threshold: 1.0}`` (``optax.clip``, elementwise).
+``{method: value, threshold: 1.0}`` (``optax.clip``, elementwise). ``cautious: true`` wraps the
+optimizer, whichever it is (a built-in, optax's, yours), in ``jol.cautious`` (Liang et al. 2024):
+the entries of its step that disagree in sign with the gradient are zeroed, the rest rescaled.
 """
 
 from __future__ import annotations
@@ -116,6 +118,8 @@ class OptimizerConfig:
     ``name`` is an optimizer reference (``jaxopt_lab.optimizers.registry``): ``adam``,
     ``optax.lion``, ``optax.contrib.muon``, ``package.module:factory`` or a registered name. A
     factory given instead (from Python) is stored as its reference (``registry.reference_of``).
+    ``cautious`` wraps it in ``jol.cautious`` (its step's entries that disagree in sign with
+    the gradient zeroed, the rest rescaled by count); left out of the stored config when false.
     """
 
     name: str
@@ -123,10 +127,16 @@ class OptimizerConfig:
     hparams: dict[str, Any] = dataclasses.field(default_factory=dict)
     schedule: ScheduleConfig | None = None
     clipping: ClippingConfig | None = None
+    cautious: bool = False
 
     def __post_init__(self) -> None:
         if callable(self.name):
             object.__setattr__(self, "name", registry.reference_of(self.name))
+
+    @property
+    def label(self) -> str:
+        """What runs and records call it: ``name``, or ``cautious(name)``."""
+        return f"cautious({self.name})" if self.cautious else self.name
 
     @property
     def learning_rates(self) -> list[float]:
@@ -297,10 +307,13 @@ def _workload_defaults(data: Mapping[str, Any], where: Where) -> Mapping[str, An
 
 def config_to_dict(config: Config) -> dict[str, Any]:
     """The config as plain YAML-able data (``config_from_dict`` inverts it); the default
-    workload is left out (``WorkloadConfig``)."""
+    workload and ``optimizer.cautious: false`` are left out, so that a config written before
+    either existed reads, hashes and resumes as it did."""
     doc = to_dict(config)
     if config.workload == WorkloadConfig():
         del doc["workload"]
+    if not config.optimizer.cautious:
+        del doc["optimizer"]["cautious"]
     return doc
 
 
@@ -421,6 +434,12 @@ def _check_optimizer(o: OptimizerConfig, where: Where) -> None:
             schedules.check(o.schedule.name, o.schedule.kwargs)
         except (TypeError, ValueError) as error:
             raise where.error("optimizer.schedule.kwargs", str(error)) from None
+    if o.cautious and o.name in registry.CAUTIOUS:
+        raise where.error(
+            "optimizer.cautious",
+            f"{o.name} masks its step already; use cautious: true with its base optimizer "
+            f"({registry.CAUTIOUS[o.name]}) or leave it out",
+        )
     if o.clipping is not None:
         one_of(where, "optimizer.clipping.method", o.clipping.method, tuple(CLIPPING))
         if not o.clipping.threshold > 0:

@@ -120,6 +120,24 @@ def test_yaml_1e_minus_3_is_a_float_and_the_dict_round_trips(tmp_path):
     assert config_from_dict(config_to_dict(config)) == config
 
 
+def test_cautious_is_stored_only_when_true_so_older_configs_read_and_hash_as_before():
+    plain = config_from_dict({"optimizer": {"name": "optax.lion", "learning_rate": 1e-4}})
+    assert "cautious" not in config_to_dict(plain)["optimizer"]
+    assert plain.optimizer.label == "optax.lion"
+    wrapped = config_from_dict(
+        {"optimizer": {"name": "optax.lion", "learning_rate": 1e-4, "cautious": True}}
+    )
+    assert config_to_dict(wrapped)["optimizer"]["cautious"] is True
+    assert config_from_dict(config_to_dict(wrapped)) == wrapped
+    assert wrapped.optimizer.label == "cautious(optax.lion)"
+
+
+@pytest.mark.parametrize(("name", "base"), [("cautious_adamw", "adamw"), ("cautious_lion", "lion")])
+def test_cautious_on_a_cautious_optimizer_is_refused_naming_its_base(name, base):
+    with pytest.raises(ConfigError, match=rf"optimizer\.cautious: {name} masks .*\({base}\)"):
+        config_from_dict({"optimizer": {"name": name, "learning_rate": 1e-3, "cautious": True}})
+
+
 def test_a_duplicate_key_names_the_key_and_both_lines(tmp_path):
     path = _write(
         tmp_path,

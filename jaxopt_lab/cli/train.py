@@ -106,7 +106,7 @@ def _train(args: argparse.Namespace, defaulted: str | None) -> int:
     if len(configs) == 1:
         summary = train(configs[0], args.out, **options)
     else:
-        labels = [c.optimizer.name for c in configs]
+        labels = [c.optimizer.label for c in configs]
         if len(set(labels)) != len(labels):
             raise ConfigError(f"two --config files use the same optimizer: {labels}")
         summary = train_many(dict(zip(labels, configs, strict=True)), args.out, **options)

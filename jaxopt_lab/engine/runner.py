@@ -91,7 +91,7 @@ def train(
     or checkpoint is written before the checks pass (see docs/engine.md, "Reliability").
     """
     return train_many(
-        {config.optimizer.name: config},
+        {config.optimizer.label: config},
         out_dir,
         resume=resume,
         overwrite=overwrite,
@@ -117,7 +117,7 @@ def train_many(
     ``configs`` maps a label (the run-id prefix, e.g. ``"adam"``) to a config; their ``model``,
     ``train`` and ``data`` sections must be equal, so runs with the same seed share the initial
     parameters and the data order across optimizers. ``config.yaml`` then holds one config per
-    label. Otherwise as ``train``; ``train(c, d)`` is ``train_many({c.optimizer.name: c}, d)``
+    label. Otherwise as ``train``; ``train(c, d)`` is ``train_many({c.optimizer.label: c}, d)``
     with ``config.yaml`` holding the single config. ``unroll`` is the number of batches per
     iteration of the compiled loop: a speed/compile-time trade-off that leaves the results
     unchanged (see docs/engine.md).
@@ -329,7 +329,7 @@ def _runs(labels: list[str], configs: Mapping[str, Config]) -> list[outputs.RunI
                 runs.append(
                     outputs.RunInfo(
                         run=outputs.run_id(label, rate, seed),
-                        optimizer=config.optimizer.name,
+                        optimizer=config.optimizer.label,
                         seed=seed,
                         hparams=resolved_hparams(config.optimizer, rate),
                         group=g,

@@ -1,6 +1,9 @@
-"""The optimizer of a config: its factory, learning-rate schedule and clipping.
+"""The optimizer of a config: its factory, learning-rate schedule, clipping and caution.
 
     tx(η) = chain(clip, inject_hyperparams(η ↦ factory(learning_rate=η, **hparams))(η·s(t)))
+
+with ``factory(...)`` wrapped in ``jol.cautious`` (its step masked where it disagrees in sign
+with the gradient the optimizer sees, after clipping) when ``optimizer.cautious`` is true.
 
 ``factory`` is what the config's optimizer reference names (``registry.resolve``: a built-in,
 an optax factory or your own). η is an argument so that a sweep's learning rates can be
@@ -32,6 +35,7 @@ import optax
 from jaxopt_lab import schedules
 from jaxopt_lab.config import OptimizerConfig, first_line, optimizer_failure
 from jaxopt_lab.optimizers import registry
+from jaxopt_lab.optimizers.cautious import cautious
 from jaxopt_lab.optimizers.registry import CLIPPING
 
 
@@ -44,10 +48,14 @@ def make_transform(
     hparams = dict(config.hparams)
     users = not _built_in(config)
 
-    def at_rate(learning_rate: jax.Array | float) -> optax.GradientTransformation:
+    def plain(learning_rate: jax.Array | float) -> optax.GradientTransformation:
         if users:
             return _guarded(config, lambda: factory(learning_rate=learning_rate, **hparams))
         return factory(learning_rate=learning_rate, **hparams)
+
+    def at_rate(learning_rate: jax.Array | float) -> optax.GradientTransformation:
+        tx = plain(learning_rate)
+        return cautious(tx) if config.cautious else tx
 
     schedule = _schedule(config, total_steps)
     clipping = config.clipping

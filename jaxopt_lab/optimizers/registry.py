@@ -84,6 +84,9 @@ OPTIMIZERS: dict[str, Factory] = {
     "soap": soap,
 }
 
+# The built-ins that are cautious already, by the base a config's ``cautious: true`` would wrap.
+CAUTIOUS = {"cautious_adamw": "adamw", "cautious_lion": "lion"}
+
 # Gradient clipping before the optimizer, by method: threshold ↦ transformation.
 CLIPPING: dict[str, Callable[[float], optax.GradientTransformation]] = {
     "global_norm": optax.clip_by_global_norm,  # g · min(1, c / ‖g‖₂) over the whole tree

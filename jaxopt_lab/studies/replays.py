@@ -212,6 +212,8 @@ def _member_label(cfg: Config, diverging: bool) -> str:
         parts.append(opt.schedule.name)
     if opt.clipping is not None:
         parts.append(f"clip-{opt.clipping.method}-{opt.clipping.threshold:g}")
+    if opt.cautious:
+        parts.append("cautious")
     parts.append(digest)
     if diverging:
         parts.append("must-diverge")

@@ -85,6 +85,29 @@ def test_optax_lion_trains_a_sweep_with_its_hyperparameters(tmp_path, tiny_mnist
     assert losses[0] != losses[1] and all(loss < 2.3 for loss in losses)
 
 
+def test_cautious_wraps_any_optimizer_and_on_lion_is_cautious_lion(tmp_path, tiny_mnist):
+    """optimizer.cautious: true masks the step where it disagrees in sign with the gradient: on
+    Lion without decay, the rule of the built-in cautious_lion (the same mask and rescale)."""
+    lion = {"learning_rate": 3e-4, "hparams": {"weight_decay": 0.0}}
+    configs = {
+        "wrapped": tiny_config(optimizer={"name": "lion", "cautious": True, **lion}),
+        "built_in": tiny_config(optimizer={"name": "cautious_lion", **lion}),
+        "plain": tiny_config(optimizer={"name": "lion", **lion}),
+        "optax": tiny_config(optimizer={"name": "optax.lion", "cautious": True, **lion}),
+    }
+    runs = {
+        key: train(config, tmp_path / key, quiet=True, data=tiny_mnist)["runs"][0]
+        for key, config in configs.items()
+    }
+    assert runs["wrapped"]["run"] == "cautious(lion)/lr=0.0003/seed=0"
+    assert runs["wrapped"]["optimizer"] == "cautious(lion)"
+    assert read_config(tmp_path / "wrapped")["optimizer"]["cautious"] is True
+    wrapped, built_in, plain = (runs[k]["final"] for k in ("wrapped", "built_in", "plain"))
+    assert wrapped == pytest.approx(built_in, rel=1e-5)
+    assert wrapped["train_loss"] != plain["train_loss"]
+    assert runs["optax"]["final"] == pytest.approx(wrapped, rel=1e-4)  # optax's Lion, wrapped
+
+
 def test_a_factory_object_is_stored_as_its_reference(tmp_path, tiny_mnist, monkeypatch):
     monkeypatch.setattr(registry, "_REGISTERED", {})
 
