@@ -349,7 +349,7 @@ CITED: tuple[Cited, ...] = (
         split_variability,
     ),
     Cited("extended", "The slides' missing optimizers", leaderboard),
-    Cited("beyond", "Optimizers from outside the library (optax, a user's module)", leaderboard),
+    Cited("beyond", "Beyond the workshop's five, each at its defaults", leaderboard),
     Cited("schedules", "Schedules", variants),
     Cited("clipping", "Clipping", variants),
     Cited("tuning", "Tuning", tuning),

@@ -193,7 +193,7 @@ def test_every_row_of_field_yaml_searches_a_valid_space_of_its_optimizer(row):
 
 def test_field_yaml_declares_the_issue_budget():
     raw = read_mapping(FIELD_YAML)
-    assert len(raw["rows"]) == 19
+    assert len(raw["rows"]) == 20
     assert field.Settings(**raw["field"]).trials == 16
     assert (len(raw["field"]["trial_seeds"]), len(raw["field"]["final_seeds"])) == (2, 5)
     assert raw["base"]["train"] == {"epochs": 15, "batch_size": 32}
