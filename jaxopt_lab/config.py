@@ -156,7 +156,7 @@ def optimizer_failure(o: OptimizerConfig, what: str, *, key: bool = True) -> str
     else:
         values = {"learning_rate": o.learning_rates[0], **o.hparams}
         sets = " ".join(shlex.quote(f"{k}={json.dumps(v)}") for k, v in values.items())
-        check = f"python scripts/check_optimizer.py {shlex.quote(o.name)} --set {sets}"
+        check = f"jaxopt-lab check {shlex.quote(o.name)} --set {sets}"
     named = f"the optimizer {o.name!r}" + (" (optimizer.name)" if key else "")
     return f"{named} failed {what}. Find and fix it with: {check}"
 

@@ -32,7 +32,7 @@ def test_a_bullet_is_rendered_from_the_stored_tables(runs):
     table = json.loads((runs / "fake" / "table.json").read_text())
     adam = next(a for a in table["arms"] if a["arm"] == "Adam")
     assert f"Adam {adam['final_val_accuracy_mean']:.4f} ± " in block
-    command = "python scripts/compare.py --config configs/studies/fake.yaml --out runs/fake"
+    command = "jaxopt-lab compare --config configs/studies/fake.yaml --out runs/fake"
     report = f"[report]({runs.as_posix()}/fake/report.md)"
     assert f"**Which fake optimizer is best?** ({report}; `{command}`)" in block
     sgd = next(a for a in table["arms"] if a["arm"] == "SGD")
@@ -48,12 +48,16 @@ def test_the_readme_block_is_replaced_and_nothing_else(runs):
 
 
 def test_a_missing_study_names_the_command_that_makes_it(tmp_path):
-    with pytest.raises(findings.FindingsError, match=r"compare\.py --config configs/studies/fake"):
+    with pytest.raises(
+        findings.FindingsError, match=r"jaxopt-lab compare --config configs/studies/fake"
+    ):
         findings.render(tmp_path, CITED)
 
 
 def test_an_unpublished_study_is_refused_with_the_commands_that_publish_it(runs):
-    with pytest.raises(findings.FindingsError, match=r"holds no published study.*publish\.py"):
+    with pytest.raises(
+        findings.FindingsError, match=r"holds no published study.*jaxopt-lab publish"
+    ):
         findings.check_study(runs, "fake", Replayer())
 
 
@@ -75,5 +79,5 @@ def test_a_study_published_part_way_says_how_far_it_got_and_how_to_continue(tmp_
     assert findings.unfinished(tmp_path / "fake")
     block = findings.render(tmp_path, CITED)
     assert "In progress: published part-way" in block
-    assert "python scripts/publish.py --restore results/fake runs/fake" in block
+    assert "jaxopt-lab publish --restore results/fake runs/fake" in block
     assert "±" not in block  # no figure from an unfinished study

@@ -332,7 +332,7 @@ def benchmark(
     workload: str = workloads.DEFAULT,
     batch_size: int | None = None,
 ) -> dict[str, Any]:
-    """Every figure of ``scripts/bench_train.py`` for ``workload`` at its batch size (or
+    """Every figure of ``jaxopt-lab bench train`` for ``workload`` at its batch size (or
     ``batch_size``): one run, five runs, compile time, matmul FLOP/s (a ``matmul_size``³ product
     and the workload's dominant matmul, ``BENCH_SHAPES``), FLOPs per sample, achieved FLOP/s,
     roofline fractions and (if installed) PyTorch. ``n_train`` and ``n_val`` default to the

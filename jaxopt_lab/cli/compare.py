@@ -48,7 +48,7 @@ def _compare(args: argparse.Namespace) -> int:
     run = [name for name in OUTPUT_NAMES if (Path(args.out) / name).exists()]
     if run:
         raise OutputExistsError(
-            f"{args.out} holds a scripts/train.py run ({', '.join(run)}), not a study: a study "
+            f"{args.out} holds a jaxopt-lab train run ({', '.join(run)}), not a study: a study "
             "written there would mix with it, even with --overwrite. Choose another --out"
         )
 

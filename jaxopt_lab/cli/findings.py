@@ -67,7 +67,7 @@ def _findings(args: argparse.Namespace) -> int:
         stale.append("README")
         print(
             f"error: {readme}: its Findings differ from the published studies; run "
-            "python scripts/findings.py",
+            "jaxopt-lab findings",
             file=sys.stderr,
         )
     took = time.perf_counter() - started

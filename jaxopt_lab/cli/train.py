@@ -96,7 +96,7 @@ def _train(args: argparse.Namespace, defaulted: str | None) -> int:
         )
     if (Path(args.out) / STUDY_FILE).exists():
         raise OutputExistsError(
-            f"{args.out} holds a study ({STUDY_FILE}, written by scripts/compare.py): a "
+            f"{args.out} holds a study ({STUDY_FILE}, written by jaxopt-lab compare): a "
             "train.py run written there would mix with it, even with --overwrite or --resume. "
             "Choose another --out"
         )

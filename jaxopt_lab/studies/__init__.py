@@ -1,7 +1,7 @@
 """Optimizer studies: run a study config, aggregate its runs, test, plot and report.
 
-    python scripts/compare.py --config configs/studies/seed_table.yaml --out runs/seed_table
-    python scripts/report.py runs/seed_table       # rebuild the report from stored metrics
+    jaxopt-lab compare --config configs/studies/seed_table.yaml --out runs/seed_table
+    jaxopt-lab report runs/seed_table    # rebuild the report from stored metrics
 
 ``load.load_spec`` reads a study into a typed ``StudySpec`` (``spec``); ``runner.run_study`` runs it
 through its kind (``kinds.KINDS``: compare, tuning, field, landscapes, second_order, one module

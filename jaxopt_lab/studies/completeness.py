@@ -94,13 +94,13 @@ def describe(progress: Sequence[RunSetProgress]) -> list[str]:
 
 def error_message(run_dir: str, progress: Sequence[RunSetProgress], command: str) -> str:
     """Why a report of ``run_dir`` is refused, and the two ways on (``command``: the study's
-    ``scripts/compare.py`` command line)."""
+    ``jaxopt-lab compare`` command line)."""
     lines = "; ".join(describe(progress))
     return (
         f"{run_dir} is an incomplete study (its final metrics would be those of earlier "
         f"epochs): {lines}. {_finish(progress)} `{command}` (it resumes interrupted run sets from "
         "their last checkpoint and keeps finished ones), or build a partial report, marked "
-        "as such, with scripts/report.py --allow-incomplete"
+        "as such, with jaxopt-lab report --allow-incomplete"
     )
 
 

@@ -1,12 +1,12 @@
 """Published studies: results that travel with the code, and whether the code still computes them.
 
-    python scripts/publish.py runs/seed_table                  # → results/seed_table/
-    python scripts/publish.py runs/field --allow-incomplete    # the finished run sets so far
-    python scripts/publish.py --restore results/field runs/field  # train on where it stopped
-    python scripts/publish.py --check results/seed_table       # is it current?
+    jaxopt-lab publish runs/seed_table                     # → results/seed_table/
+    jaxopt-lab publish runs/field --allow-incomplete       # the finished run sets so far
+    jaxopt-lab publish --restore results/field runs/field  # train on where it stopped
+    jaxopt-lab publish --check results/seed_table          # is it current?
 
 ``results/<study>/`` is a study directory that the store reads like any other (the report is
-rebuilt from it alone: ``python scripts/report.py results/<study>``), holding the records and
+rebuilt from it alone: ``jaxopt-lab report results/<study>``), holding the records and
 not the checkpoints: ``study.yaml``, ``provenance.json``, ``runsets.json``, ``results.json``,
 each run set's ``config.yaml``, ``summary.json`` and ``metrics.jsonl.gz``; the report, its
 tables and figures (reduced to 64 colours); and ``fingerprint.json``, what the code computed
@@ -127,8 +127,8 @@ class Verdict:
 def regenerate_command(study: str) -> str:
     runs = RUNS_DIR / study
     return (
-        f"python scripts/compare.py --config configs/studies/{study}.yaml --out {runs} "
-        f"--overwrite && python scripts/publish.py {runs}"
+        f"jaxopt-lab compare --config configs/studies/{study}.yaml --out {runs} "
+        f"--overwrite && jaxopt-lab publish {runs}"
     )
 
 
@@ -139,8 +139,8 @@ def _replays(n: int) -> str:
 def continue_command(study: str) -> str:
     runs, results = RUNS_DIR / study, RESULTS_DIR / study
     return (
-        f"python scripts/publish.py --restore {results} {runs} && python scripts/compare.py "
-        f"--config configs/studies/{study}.yaml --out {runs} && python scripts/publish.py {runs}"
+        f"jaxopt-lab publish --restore {results} {runs} && jaxopt-lab compare "
+        f"--config configs/studies/{study}.yaml --out {runs} && jaxopt-lab publish {runs}"
     )
 
 
@@ -175,7 +175,7 @@ def publish(
     if unfinished and not allow_incomplete:
         raise PublishError(
             f"{source.root} is unfinished ({'; '.join(completeness.describe(unfinished))}): "
-            "finish it first (rerun its scripts/compare.py command), or publish the finished "
+            "finish it first (rerun its jaxopt-lab compare command), or publish the finished "
             "run sets so far with --allow-incomplete"
         )
     with OutputLock(source.root):  # not while the study trains
@@ -185,7 +185,7 @@ def publish(
             raise PublishError(
                 f"{source.root}: the records of {', '.join(unsealed)} carry no digests (written "
                 "before jaxopt_lab sealed them), so no later edit could be told apart. Look them "
-                f"over, then seal them as they are: python scripts/publish.py --seal {run_dir}"
+                f"over, then seal them as they are: jaxopt-lab publish --seal {run_dir}"
             )
         fingerprint = _fingerprint(spec, source, replayer or Replayer())
         fingerprint["complete"] = not unfinished
@@ -206,7 +206,7 @@ def publish(
 
 
 def restore(results_dir: str | Path, run_dir: str | Path) -> list[str]:
-    """Put a published study's records back into ``run_dir``, so that its scripts/compare.py
+    """Put a published study's records back into ``run_dir``, so that its jaxopt-lab compare
     command keeps the finished run sets and trains only the rest. Returns the run sets
     restored.
 

@@ -3,7 +3,7 @@ figures in the run directory.
 
 Every number and sentence comes from ``study.yaml`` (the resolved study) and the files the
 study's run wrote (the engine's metrics and summaries, or ``results.json`` for the kinds that
-run their own loop), so ``scripts/report.py RUN_DIR`` rebuilds the same report without
+run their own loop), so ``jaxopt-lab report RUN_DIR`` rebuilds the same report without
 training. The kind composes the report (``jaxopt_lab.studies.kinds``); the store writes it.
 
 An interrupted study (a run set short of its planned epochs, or not started) is refused:

@@ -47,7 +47,7 @@ def study_command(spec: StudySpec, run_dir: Path) -> str:
     src = spec.source or f"configs/studies/{spec.study}.yaml"
     if spec.cli_set:
         src += " --set " + " ".join(spec.cli_set)
-    return f"python scripts/compare.py --config {src} --out {run_dir}"
+    return f"jaxopt-lab compare --config {src} --out {run_dir}"
 
 
 def header_lines(spec: StudySpec, store: Store) -> list[str]:
@@ -55,14 +55,14 @@ def header_lines(spec: StudySpec, store: Store) -> list[str]:
     published one) and rebuild its report."""
     regenerate = f"`{study_command(spec, store.training_dir)}`"
     if store.published:
-        regenerate += f", then `python scripts/publish.py {store.training_dir}`"
+        regenerate += f", then `jaxopt-lab publish {store.training_dir}`"
     return [
         f"# Study: {spec.study}",
         "",
         f"**Question.** {spec.question.strip()}",
         "",
         f"Regenerate: {regenerate}; rebuild this report from the stored records: "
-        f"`python scripts/report.py {store.shown_dir}`.",
+        f"`jaxopt-lab report {store.shown_dir}`.",
         "",
     ]
 

@@ -138,7 +138,7 @@ class Store:
         if not path.is_file():
             raise ReportError(
                 f"{path} not found: {self.root} is not a study run directory "
-                "(scripts/compare.py writes study.yaml first)"
+                "(jaxopt-lab compare writes study.yaml first)"
             )
         return read_mapping(path, what="study"), path
 
@@ -197,7 +197,7 @@ class Store:
         if missing:
             raise ReportError(
                 f"{self.root}: no metrics for rows {missing}; they have not been trained — run "
-                "scripts/compare.py again with the same --out (finished run sets are kept)"
+                "jaxopt-lab compare again with the same --out (finished run sets are kept)"
             )
         runs = {
             name: _with_final_test(name, recs, summaries[name], planned[name])
@@ -302,7 +302,7 @@ class Store:
         if not path.is_file():
             raise ReportError(
                 f"{path} not found: {self.root} is not a published study (publish one with "
-                "python scripts/publish.py runs/<study>)"
+                "jaxopt-lab publish runs/<study>)"
             )
         return read_json(path)
 
@@ -319,7 +319,7 @@ class Store:
         written before seals existed is read as it is."""
         path = self.root / RESULTS_FILE
         if not path.is_file():
-            raise ReportError(f"{path} not found: run scripts/compare.py for this study first")
+            raise ReportError(f"{path} not found: run jaxopt-lab compare for this study first")
         results = read_json(path)
         expected = results.pop(seal.SEAL, None)
         if expected is not None and seal.digest(results) != expected:
@@ -378,7 +378,7 @@ def _planned_epochs(set_dir: Path) -> int:
         raise ReportError(
             f"{path} not found: {set_dir} holds metrics but not the config the engine writes "
             "before training, so its planned epochs are unknown; rerun the study's "
-            "scripts/compare.py command with --overwrite"
+            "jaxopt-lab compare command with --overwrite"
         )
     saved = read_config(set_dir)
     configs = [saved] if _is_config(saved) else list((saved or {}).values())

@@ -127,7 +127,7 @@ def test_compare_refuses_a_train_run_directory(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(COMPARE.__globals__, "run_study", _never)
     assert COMPARE(["--config", SEED_TABLE, "--out", str(out), "--quiet", "--overwrite"]) == 2
     assert capsys.readouterr().err == (
-        f"error: {out} holds a scripts/train.py run (config.yaml, metrics.jsonl), not a study: a "
+        f"error: {out} holds a jaxopt-lab train run (config.yaml, metrics.jsonl), not a study: a "
         "study written there would mix with it, even with --overwrite. Choose another --out\n"
     )
     assert sorted(p.name for p in out.iterdir()) == [outputs.CONFIG, outputs.METRICS]
@@ -141,7 +141,7 @@ def test_train_refuses_a_study_directory(mode, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(TRAIN.__globals__, "train", _never)
     assert TRAIN(["--config", ADAM, "--out", str(out), "--quiet", *mode]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {out} holds a study (study.yaml, written by scripts/compare.py)")
+    assert err.startswith(f"error: {out} holds a study (study.yaml, written by jaxopt-lab compare)")
     assert err.rstrip().endswith("Choose another --out")
     assert sorted(p.name for p in out.iterdir()) == ["study.yaml"]
 

@@ -98,7 +98,7 @@ def test_a_state_that_changes_dtype_names_the_optimizer_and_check_optimizer(trai
         "update returned a state of another shape/dtype than init: state was int32[] and "
         "became float32[]. Each step must return the state as init made it (structure, shapes "
         "and dtypes) and updates shaped like the parameters. Find and fix it with: "
-        "python scripts/check_optimizer.py bad_opts:growing --set learning_rate=0.1"
+        "jaxopt-lab check bad_opts:growing --set learning_rate=0.1"
     )
 
 
@@ -113,7 +113,7 @@ def test_a_factory_that_raises_is_named_with_check_optimizer(train_py, factory, 
     assert line == (
         f"error: --set optimizer.name (config run.yaml): optimizer.name: the optimizer "
         f"'bad_opts:{factory}' failed when built with learning_rate=0.1: its factory raised "
-        f"{raised}. Find and fix it with: python scripts/check_optimizer.py bad_opts:{factory} "
+        f"{raised}. Find and fix it with: jaxopt-lab check bad_opts:{factory} "
         "--set learning_rate=0.1"
     )
 

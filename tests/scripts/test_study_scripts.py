@@ -79,6 +79,6 @@ def test_findings_rebuilds_the_readme_and_check_refuses_an_unpublished_study(
     assert script["main"]([*args, "--check"]) == 1  # never published: no fingerprint
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "holds no published study" in err
-    assert "python scripts/publish.py runs/fake" in err and "not current: 1 problem" in err
+    assert "jaxopt-lab publish runs/fake" in err and "not current: 1 problem" in err
     assert script["main"](["--results", str(tmp_path / "none"), "--readme", str(readme)]) == 2
     assert "holds no published study; run and publish it" in _error(capsys)

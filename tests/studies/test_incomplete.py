@@ -41,9 +41,7 @@ def test_an_interrupted_study_is_refused_naming_the_rows_the_epochs_and_the_fix(
     message = str(caught.value)
     assert "SGD (run set sgd/): 3 of 3 runs at epoch 1 of 3" in message
     assert "Adam" not in message
-    assert f"python scripts/compare.py --config configs/studies/fake.yaml --out {tmp_path}" in (
-        message
-    )
+    assert f"jaxopt-lab compare --config configs/studies/fake.yaml --out {tmp_path}" in (message)
     assert "--allow-incomplete" in message
     assert not (tmp_path / "report.md").exists()
 
@@ -55,9 +53,7 @@ def test_a_partial_report_warns_at_the_top_and_marks_the_final_columns(tmp_path)
     assert text.startswith("> **⚠ Partial report: this study is incomplete.**")
     warning = text[: text.index("# Study: fake")]
     assert "> - SGD (run set sgd/): 3 of 3 runs at epoch 1 of 3" in warning
-    assert f"`python scripts/compare.py --config configs/studies/fake.yaml --out {tmp_path}`" in (
-        warning
-    )
+    assert f"`jaxopt-lab compare --config configs/studies/fake.yaml --out {tmp_path}`" in (warning)
     header = _line(text, "| arm |")
     assert "| final val acc (partial) |" in header and "| final val loss (partial) |" in header
     assert "| best val acc |" in header  # not a final column
@@ -141,7 +137,7 @@ def test_the_script_refuses_an_incomplete_study_with_an_error_line(tmp_path, cap
     err = capsys.readouterr().err
     assert err.startswith(f"error: {tmp_path} is an incomplete study")
     assert "SGD (run set sgd/): 3 of 3 runs at epoch 1 of 3" in err
-    assert "python scripts/compare.py --config" in err and "--allow-incomplete" in err
+    assert "jaxopt-lab compare --config" in err and "--allow-incomplete" in err
 
     assert report_main([str(tmp_path), "--allow-incomplete"]) == 0
     captured = capsys.readouterr()

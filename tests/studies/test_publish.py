@@ -138,8 +138,8 @@ def test_a_published_study_holds_records_report_and_fingerprint_but_no_checkpoin
     assert {"runs/config.yaml", "runs/summary.json", "runs/metrics.jsonl.gz"} <= files
     assert not any("checkpoint" in f or f.endswith(".lock") for f in files), files
     report = (results / "report.md").read_text()
-    assert f"python scripts/publish.py runs/{results.name}" in report
-    assert f"python scripts/report.py results/{results.name}" in report
+    assert f"jaxopt-lab publish runs/{results.name}" in report
+    assert f"jaxopt-lab report results/{results.name}" in report
     # the report is rebuilt from the published records alone, as published
     assert report_differs(results) is None
     fingerprint = json.loads((results / FINGERPRINT_FILE).read_text())
@@ -170,7 +170,7 @@ def test_adams_default_eps_makes_only_the_studies_that_use_it_stale(
     assert [n for n, v in verdicts.items() if not v.current] == ["adam_sgd", "surfaces"]
     message = verdicts["adam_sgd"].message()
     assert "replay" in message and "moved" in message and "runs.adam " in message
-    assert "python scripts/compare.py --config configs/studies/adam_sgd.yaml" in message
+    assert "jaxopt-lab compare --config configs/studies/adam_sgd.yaml" in message
 
 
 def test_the_split_seed_makes_every_study_that_reads_mnist_stale(
@@ -336,7 +336,7 @@ def test_edited_records_are_refused_and_unsealed_ones_are_sealed_only_when_asked
     unsealed = json.loads(summary.read_text())
     del unsealed["seal"]
     summary.write_text(json.dumps(unsealed, indent=1))
-    with pytest.raises(PublishError, match=r"sgd carry no digests .*publish\.py --seal"):
+    with pytest.raises(PublishError, match=r"sgd carry no digests .*jaxopt-lab publish --seal"):
         publish(run_dir, tmp_path / "out", replayer=Replayer(tiny_mnist))
     assert publish_main(["--seal", str(run_dir)]) == 0
     assert "seal" in json.loads(summary.read_text())

@@ -138,7 +138,7 @@ def test_an_edited_record_is_never_reported_and_the_fix_works(tiny_mnist, tmp_pa
     metrics.write_text("".join(lines[:2] + lines[3:]))  # the edit undone by deleting the line
     with pytest.raises(outputs.EditedOutputError, match=r"lacks the record of run") as error:
         build_report(tmp_path)
-    assert f"delete {metrics.parent} and rerun the study's scripts/compare.py" in str(error.value)
+    assert f"delete {metrics.parent} and rerun the study's jaxopt-lab compare" in str(error.value)
     shutil.rmtree(metrics.parent)  # what the error says to do
     run_study(spec, tmp_path, quiet=True, data=tiny_mnist)
     assert build_report(tmp_path).path.is_file()
