@@ -317,54 +317,6 @@ def _check_probability(value: Any) -> None:
         )
 
 
-def _check_kron_hyperparameters(
-    b1,
-    preconditioner_update_probability,
-    max_size_triangular,
-    min_ndim_triangular,
-    memory_save_mode,
-    momentum_into_precond_update,
-    preconditioner_lr,
-    preconditioner_init_scale,
-    precond_damping,
-    preconditioner_update_rule,
-    seed,
-    mu_dtype,
-    precond_dtype,
-) -> None:
-    check_unit_interval("b1", b1)
-    _check_probability(preconditioner_update_probability)
-    if max_size_triangular is not None:
-        check_integer("max_size_triangular", max_size_triangular, minimum=0)
-    if min_ndim_triangular is not None:
-        check_integer("min_ndim_triangular", min_ndim_triangular, minimum=0)
-    if memory_save_mode is not None:
-        check_choice("memory_save_mode", memory_save_mode, MEMORY_SAVE_MODES)
-    if not isinstance(momentum_into_precond_update, bool):
-        raise ValueError(
-            f"momentum_into_precond_update={momentum_into_precond_update!r} is invalid: it must "
-            "be True or False."
-        )
-    lr = _concrete("preconditioner_lr", preconditioner_lr)
-    if lr is not None and not 0.0 <= lr <= 1.0:
-        raise ValueError(
-            f"preconditioner_lr={lr!r} is invalid: it must lie in [0, 1] (a normalised step)."
-        )
-    scale = _concrete("preconditioner_init_scale", preconditioner_init_scale)
-    if scale is not None and not (math.isfinite(scale) and scale > 0.0):
-        raise ValueError(
-            f"preconditioner_init_scale={scale!r} is invalid: it must be a finite number > 0."
-        )
-    check_non_negative("precond_damping", precond_damping)
-    check_choice("preconditioner_update_rule", preconditioner_update_rule, UPDATE_RULES)
-    check_integer("seed", seed, minimum=0)
-    number = _concrete("seed", seed)
-    if number is not None and number >= 2**32:
-        raise ValueError(f"seed={seed!r} is invalid: it must be an integer below 2**32.")
-    check_float_dtype("mu_dtype", mu_dtype)
-    check_float_dtype("precond_dtype", precond_dtype)
-
-
 def scale_by_kron(
     b1: float = 0.9,
     preconditioner_update_probability: float | Callable[[jax.Array], Any] | None = None,
@@ -390,21 +342,35 @@ def scale_by_kron(
         max_size_triangular = MAX_SIZE_TRIANGULAR
     if min_ndim_triangular is None:
         min_ndim_triangular = MIN_NDIM_TRIANGULAR
-    _check_kron_hyperparameters(
-        b1,
-        preconditioner_update_probability,
-        max_size_triangular,
-        min_ndim_triangular,
-        memory_save_mode,
-        momentum_into_precond_update,
-        preconditioner_lr,
-        preconditioner_init_scale,
-        precond_damping,
-        preconditioner_update_rule,
-        seed,
-        mu_dtype,
-        precond_dtype,
-    )
+    check_unit_interval("b1", b1)
+    _check_probability(preconditioner_update_probability)
+    check_integer("max_size_triangular", max_size_triangular, minimum=0)
+    check_integer("min_ndim_triangular", min_ndim_triangular, minimum=0)
+    if memory_save_mode is not None:
+        check_choice("memory_save_mode", memory_save_mode, MEMORY_SAVE_MODES)
+    if not isinstance(momentum_into_precond_update, bool):
+        raise ValueError(
+            f"momentum_into_precond_update={momentum_into_precond_update!r} is invalid: it must "
+            "be True or False."
+        )
+    lr = _concrete("preconditioner_lr", preconditioner_lr)
+    if lr is not None and not 0.0 <= lr <= 1.0:
+        raise ValueError(
+            f"preconditioner_lr={lr!r} is invalid: it must lie in [0, 1] (a normalised step)."
+        )
+    scale = _concrete("preconditioner_init_scale", preconditioner_init_scale)
+    if scale is not None and not (math.isfinite(scale) and scale > 0.0):
+        raise ValueError(
+            f"preconditioner_init_scale={scale!r} is invalid: it must be a finite number > 0."
+        )
+    check_non_negative("precond_damping", precond_damping)
+    check_choice("preconditioner_update_rule", preconditioner_update_rule, UPDATE_RULES)
+    check_integer("seed", seed, minimum=0)
+    number = _concrete("seed", seed)
+    if number is not None and number >= 2**32:
+        raise ValueError(f"seed={seed!r} is invalid: it must be an integer below 2**32.")
+    check_float_dtype("mu_dtype", mu_dtype)
+    check_float_dtype("precond_dtype", precond_dtype)
 
     def kinds(leaf):
         # The factors' shapes are decided here, once: update_fn reads them off the state.
