@@ -4,7 +4,7 @@ import logging
 
 import jax
 
-from jaxopt_lab.engine import train
+from jaxopt_lab.engine import runner, train
 from jaxopt_lab.engine.programs import ProgramCache
 
 from .conftest import tiny_config
@@ -14,7 +14,11 @@ def _compiles(caplog):
     return [r.getMessage() for r in caplog.records if r.getMessage().startswith("Compiling")]
 
 
-def test_a_second_run_set_of_the_same_shape_compiles_nothing(tiny_mnist, tmp_path, caplog):
+def test_a_second_run_set_of_the_same_shape_compiles_nothing(
+    tiny_mnist, tmp_path, caplog, monkeypatch
+):
+    # A cache of this test's own: another test of this process may have trained these shapes.
+    monkeypatch.setattr(runner, "PROGRAMS", ProgramCache(size=8))
     train(tiny_config(train={"epochs": 1}), tmp_path / "a", quiet=True, data=tiny_mnist)
     # Other seeds and learning rates, same counts: the values are arguments of the programs.
     other = tiny_config(optimizer={"learning_rate": 3e-3}, train={"epochs": 1, "seeds": [7]})
