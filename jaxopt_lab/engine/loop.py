@@ -238,12 +238,17 @@ def make_epoch(spec: RunSetSpec) -> Callable[..., tuple[tuple[GroupState, ...], 
         for build, p, s, rates in zip(
             spec.transforms, params, opt_states, learning_rates, strict=True
         ):
-            one = lambda p, s, lr, build=build: train_step(apply, build(lr), p, s, x, y, w, loss)  # noqa: E731
+            one = lambda p, s, lr, x, build=build: train_step(apply, build(lr), p, s, x, y, w, loss)  # noqa: E731
             if rates.shape[0] == 1:  # carried without its run axis (per_seed)
-                p, s, loss_sum = one(p, s, rates[0])
+                p, s, loss_sum = one(p, s, rates[0], x)
                 loss_sum = loss_sum[None]
             else:
-                p, s, loss_sum = jax.vmap(one)(p, s, rates)
+                # Each run is handed the shared batch as its own: the model's products become
+                # matmuls batched over the runs, which read and write the carried [L, 784, 128]
+                # kernels. With x shared, XLA:CPU made x·W one [B, 784]·[784, L·128] matmul and
+                # transposed the kernels and their gradient at every step (docs/benchmarks.md).
+                xs = jnp.broadcast_to(x, (rates.shape[0], *x.shape))
+                p, s, loss_sum = jax.vmap(one)(p, s, rates, xs)
             new_params.append(p)
             new_states.append(s)
             sums.append(loss_sum)

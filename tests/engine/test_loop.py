@@ -1,6 +1,7 @@
 """The compiled epoch: data order, batching over runs, and divergence masking."""
 
 import functools
+import re
 
 import jax
 import jax.numpy as jnp
@@ -128,6 +129,23 @@ def test_vmapped_runs_equal_the_same_runs_one_by_one():
                 jax.tree.leaves(states[0].params), jax.tree.leaves(alone[0].params), strict=True
             ):
                 np.testing.assert_allclose(a[s, r], b[0, 0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU's layout of the products")
+def test_a_group_of_learning_rates_trains_without_transposing_its_kernels():
+    """The runs of a group share each batch, but each is handed it as its own, so the products
+    are matmuls batched over the runs that read the carried ``[L, 784, 32]`` kernel. Shared,
+    XLA:CPU made x·W one ``[B, 784]·[784, L·32]`` matmul and transposed the kernel (and its
+    gradient back) at every step."""
+    spec = _spec()
+    seeds, rates = jnp.asarray([0], jnp.int32), (jnp.asarray([1e-3, 2e-3, 3e-3]),)
+    states = compute_initial_states(spec, seeds, rates)
+    order = epoch_orders(spec, [0], 1)
+    compiled = jax.jit(make_epoch(spec)).lower(states, jnp.int32(1), order, rates, *DATA)
+    text = compiled.compile().as_text()
+    kernel = re.compile(r"= f32\[3,(784,32|32,784)\]\S* transpose\(")
+    assert " dot(" in text
+    assert [line.strip() for line in text.splitlines() if kernel.search(line)] == []
 
 
 def test_runs_with_the_same_seed_start_from_the_same_parameters():
