@@ -9,7 +9,8 @@
   every numeric argument an array (given or default), gives the plain optimizer's updates and
   state values, run under ``jit`` (3 steps, rtol 1e-5: injected hyperparameters are float32
   arrays, so 1 − β may round differently). An argument that cannot be injected is found by
-  injecting each alone: an integer the factory needs as a Python number (a size, such as
+  injecting each alone (only the integers, when all the others together can be injected): an
+  integer the factory needs as a Python number (a size, such as
   ``optax.adafactor``'s ``min_dim_size_to_factor``) is kept static, as
   ``inject_hyperparams(..., static_args=...)`` is meant for, and the PASS line names it; any
   other fails, naming it. A difference from the plain updates names the hyperparameter whose
@@ -132,7 +133,9 @@ def check_inject_hyperparams(case: Case) -> Outcome:
     error = _inject_error(case, names, params)
     if error is not None:
         text, fix = explain(error)
-        alone = {name: _inject_error(case, [name], params) for name in names}
+        alone = {
+            name: _inject_error(case, [name], params) for name in _suspects(case, names, params)
+        }
         culprits = [name for name, e in alone.items() if e is not None]
         refused = [name for name in culprits if not _is_integer(_argument(case, name))]
         if not culprits:
@@ -289,6 +292,17 @@ def _inject(case: Case, names: list[str]):
     """``optax.inject_hyperparams(factory)`` injecting ``names``, the other arguments static."""
     others = [name for name in _injected(case) if name not in names]
     return optax.inject_hyperparams(case.factory, static_args=others)
+
+
+def _suspects(case: Case, names: list[str], params) -> list[str]:
+    """The names to inject one by one after injecting all of them failed: only the integers
+    when every other name injected together runs (one compile instead of one per name; a name
+    left a Python number is what the plain optimizer runs with), else all of them."""
+    integers = [name for name in names if _is_integer(_argument(case, name))]
+    others = [name for name in names if name not in integers]
+    if integers and others and _inject_error(case, others, params) is None:
+        return integers
+    return names
 
 
 def _inject_error(case: Case, names: list[str], params) -> Exception | None:

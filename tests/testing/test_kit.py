@@ -353,6 +353,40 @@ def test_an_integer_the_factory_needs_as_a_python_number_stays_static():
     assert "learning_rate, decay_rate, decay_offset" in message
 
 
+def repeated_sgd(learning_rate=0.01, momentum=0.5, repeats=2, capped=False):
+    """SGD whose step is taken ``repeats`` times (a Python ``range``: the integer must stay
+    static); with ``capped``, η is also read in a Python ``if`` (it cannot be injected)."""
+
+    def init(params):
+        return optax.EmptyState()
+
+    def update(updates, state, params=None):
+        step = learning_rate
+        if capped:
+            step = 0.1 if learning_rate > 0.1 else learning_rate
+        for _ in range(repeats):
+            updates = jax.tree.map(lambda g: -step * (1 - momentum) * g, updates)
+        return updates, state
+
+    return optax.GradientTransformation(init, update)
+
+
+@pytest.mark.parametrize("capped", [False, True])
+def test_an_integer_kept_static_beside_a_float_that_cannot_be_injected(capped):
+    """The floats are injected together first; the search one by one names the float that
+    fails as well as the integer that stays static, whichever way it goes."""
+    hyperparameters = {"learning_rate": 0.01, "momentum": 0.5, "repeats": 2, "capped": capped}
+    report = testing.check_optimizer(repeated_sgd, hyperparameters, only=["inject_hyperparams"])
+    message = report["inject_hyperparams"].message
+    if capped:
+        assert report.failed == ["inject_hyperparams"]
+        assert message.startswith("learning_rate cannot be injected: with learning_rate alone")
+    else:
+        assert report.ok, str(report)
+        assert "repeats kept static" in message and "static_args=('repeats',)" in message
+        assert "same updates and state with learning_rate, momentum injected" in message
+
+
 def test_a_state_that_keeps_the_params_can_be_donated():
     """optax.contrib.prodigy keeps params₀ = params in its state: the kit must not donate the
     params it passes again beside the state."""
