@@ -17,6 +17,8 @@ the commands share (``--set``, ``--debug``, one ``error:`` line and exit status 
 from __future__ import annotations
 
 import importlib
+import os
+import signal
 import sys
 from typing import NamedTuple
 
@@ -89,12 +91,20 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command named by ``argv[0]`` (default ``sys.argv[1:]``) on the rest; its exit
     status. No command or an unknown one: one ``error:`` line on stderr and status 2. A
     command's ``--help`` (and a usage error) ends in ``SystemExit`` from argparse, as its
-    script does."""
+    script does. A closed standard output (a pipe whose reader ended) stops it quietly, status
+    141."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["--version"]:
-        print(f"{PROG} {__version__}")
-        return 0
-    return _dispatch(argv, PROG, COMMANDS, SUMMARY)
+    try:
+        if argv[:1] == ["--version"]:
+            print(f"{PROG} {__version__}")
+            return 0
+        return _dispatch(argv, PROG, COMMANDS, SUMMARY)
+    except BrokenPipeError:
+        # The reader went away (`jaxopt-lab --help | head -3`): stop quietly, as Unix tools
+        # do, with the status a shell gives a command killed by SIGPIPE. Python's own
+        # recipe: the rest of the output (and its flush at exit) goes to /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 def _dispatch(

@@ -4,6 +4,7 @@ same behaviour as ``python scripts/X.py``, and no JAX import for ``--help``."""
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -120,6 +121,25 @@ def test_python_m_runs_the_dispatcher_and_help_does_not_import_jax():
     assert unknown.returncode == 2 and unknown.stdout == ""
     assert unknown.stderr.startswith("error: unknown command 'nope'")
     assert unknown.stderr.count("\n") == 1
+
+
+def test_help_into_a_pipe_whose_reader_ended_stops_quietly():
+    """`jaxopt-lab --help | head -3`: head may end before the help is written (always, when
+    stdout is unbuffered). No traceback; the status a shell gives a command killed by SIGPIPE."""
+    read, write = os.pipe()
+    os.close(read)  # the reader has ended before anything is written
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "jaxopt_lab", "--help"],
+            cwd=ROOT,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        os.close(write)
+    assert result.stderr == "" and result.returncode == 141
 
 
 def test_the_same_bad_input_gives_the_same_error_through_jaxopt_lab_and_scripts(tmp_path):
